@@ -1,0 +1,43 @@
+"""POST /auth/sign-in: email and password in, a new session's token pair out."""
+
+import time
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+
+from sessiongate import sessions
+from sessiongate.config import load_settings
+from sessiongate.http import SignInRequest, build_resolver, token_response
+from sessiongate.keys import KeyProvider
+from sessiongate.observability import logger, metrics, tracer
+from sessiongate.passwords import Passwords
+
+settings = load_settings()
+keys = KeyProvider(settings)
+passwords = Passwords()
+app = build_resolver()
+
+
+@app.post("/auth/sign-in")
+def sign_in(request: Annotated[SignInRequest, Body()]) -> Response[str]:
+    event = app.current_event
+    issued = sessions.sign_in(
+        settings,
+        keys.current(),
+        passwords,
+        email=request.email,
+        password=request.password,
+        user_agent=event.headers.get("user-agent"),
+        source_ip=event.request_context.identity.source_ip,
+        now=int(time.time()),
+    )
+    return token_response(issued)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""sessiongate: session authentication for APIs on AWS API Gateway."""

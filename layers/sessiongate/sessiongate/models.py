@@ -221,7 +221,7 @@ def delete_sessions(session_ids: list[str]) -> None:
 def expired_session_ids(bucket: str, now: int, page_size: int) -> Iterator[str]:
     """Ids of sessions in one expiry bucket whose expires <= now, page by page (index is keys-only)."""
     with backend_errors():
-        for item in Session.by_expiry.query(bucket, Session.by_expiry.expires <= utc(now), page_size=page_size):
+        for item in Session.by_expiry.query(bucket, Session.expires <= utc(now), page_size=page_size):
             yield item.id
 
 

@@ -34,8 +34,15 @@ class FakeContext:
         return self.remaining_ms
 
 
-def proxy_event(name: str, *, body: Any = None, raw_body: str | None = None, base64_body: bool = False,
-                authorizer: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def proxy_event(
+    name: str,
+    *,
+    body: Any = None,
+    raw_body: str | None = None,
+    base64_body: bool = False,
+    authorizer: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     event = load_event(name)
     if body is not None:
         raw_body = json.dumps(body)

@@ -9,7 +9,6 @@ from sessiongate import sessions
 from sessiongate.observability import logger, metrics, tracer
 
 
-
 @logger.inject_lambda_context
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler

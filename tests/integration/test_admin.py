@@ -19,8 +19,18 @@ def run(capsys, *argv: str) -> tuple[int, dict]:
 
 
 def test_create_user_then_duplicate_email_in_any_case_is_refused(tables, capsys):
-    code, out = run(capsys, "create-user", "--email", "Grace@Example.com", "--password", DEMO_PASSWORD,
-                    "--name", "Grace", "--role", "ADMIN")
+    code, out = run(
+        capsys,
+        "create-user",
+        "--email",
+        "Grace@Example.com",
+        "--password",
+        DEMO_PASSWORD,
+        "--name",
+        "Grace",
+        "--role",
+        "ADMIN",
+    )
     assert code == 0 and out["user"]["email"] == "grace@example.com" and out["user"]["role"] == "ADMIN"
     code, out = run(capsys, "create-user", "--email", "GRACE@example.COM", "--password", DEMO_PASSWORD)
     assert code == 3 and out["error"] == "email_taken"
@@ -31,8 +41,14 @@ def test_concurrent_creates_of_one_email_make_one_user(tables, passwords):
 
     def create(i: int) -> str:
         try:
-            sessions.create_user(passwords, email="race@example.com", password=DEMO_PASSWORD, name=str(i),
-                                 role="USER", now=int(time.time()))
+            sessions.create_user(
+                passwords,
+                email="race@example.com",
+                password=DEMO_PASSWORD,
+                name=str(i),
+                role="USER",
+                now=int(time.time()),
+            )
             return "created"
         except EmailTaken:
             return "taken"
@@ -50,8 +66,19 @@ def test_short_password_is_refused(tables, capsys):
 
 
 def test_delete_user_cascades_to_every_session(user, tables, settings, keys, passwords, capsys):
-    issued = [sessions.sign_in(settings, keys, passwords, email=user.email, password=DEMO_PASSWORD,
-                               user_agent=None, source_ip=None, now=int(time.time())) for _ in range(30)]
+    issued = [
+        sessions.sign_in(
+            settings,
+            keys,
+            passwords,
+            email=user.email,
+            password=DEMO_PASSWORD,
+            user_agent=None,
+            source_ip=None,
+            now=int(time.time()),
+        )
+        for _ in range(30)
+    ]
     code, out = run(capsys, "delete-user", "ada@example.com")
     assert code == 0 and out == {"deleted": True, "sessionsRevoked": 30}
     assert all(raw_session(tables, i.session_id) is None for i in issued)
@@ -61,8 +88,16 @@ def test_delete_user_cascades_to_every_session(user, tables, settings, keys, pas
 
 
 def test_list_and_revoke_sessions(user, tables, settings, keys, passwords, capsys):
-    first = sessions.sign_in(settings, keys, passwords, email=user.email, password=DEMO_PASSWORD,
-                             user_agent="curl/8", source_ip="127.0.0.1", now=int(time.time()))
+    first = sessions.sign_in(
+        settings,
+        keys,
+        passwords,
+        email=user.email,
+        password=DEMO_PASSWORD,
+        user_agent="curl/8",
+        source_ip="127.0.0.1",
+        now=int(time.time()),
+    )
     code, out = run(capsys, "list-sessions", user.id)
     assert code == 0 and [s["id"] for s in out["sessions"]] == [first.session_id]
     assert out["sessions"][0]["userAgent"] == "curl/8"

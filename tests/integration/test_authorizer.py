@@ -20,8 +20,16 @@ ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/me"
 
 @pytest.fixture
 def issued(user, settings, keys, passwords):
-    return sessions.sign_in(settings, keys, passwords, email=user.email, password=DEMO_PASSWORD,
-                            user_agent="pytest", source_ip="127.0.0.1", now=int(time.time()))
+    return sessions.sign_in(
+        settings,
+        keys,
+        passwords,
+        email=user.email,
+        password=DEMO_PASSWORD,
+        user_agent="pytest",
+        source_ip="127.0.0.1",
+        now=int(time.time()),
+    )
 
 
 def call(header, method_arn: str = ARN):
@@ -50,8 +58,12 @@ def test_principal_and_context_are_scalars(issued, user):
     # C03
     policy = call(f"Bearer {issued.access_token}")
     assert isinstance(policy["principalId"], str) and policy["principalId"] == user.id
-    assert policy["context"] == {"userId": user.id, "sessionId": issued.session_id, "role": "USER",
-                                 "email": "ada@example.com"}
+    assert policy["context"] == {
+        "userId": user.id,
+        "sessionId": issued.session_id,
+        "role": "USER",
+        "email": "ada@example.com",
+    }
     assert all(type(v) in (str, int, float, bool) for v in policy["context"].values())
 
 
@@ -60,8 +72,10 @@ def test_scheme_is_case_insensitive(issued, scheme):
     assert call(f"{scheme} {issued.access_token}")["principalId"]
 
 
-@pytest.mark.parametrize("header_format", ["Bearer", "Bearer ", "Basic {t}", "{t}", "Bearer  {t}", "Bearer {t} ",
-                                      "Bearer a.b", "", "Bearer {t}.x"])
+@pytest.mark.parametrize(
+    "header_format",
+    ["Bearer", "Bearer ", "Basic {t}", "{t}", "Bearer  {t}", "Bearer {t} ", "Bearer a.b", "", "Bearer {t}.x"],
+)
 def test_malformed_headers_are_unauthorized(issued, header_format):
     # C04
     assert_unauthorized(header_format.format(t=issued.access_token))
@@ -80,8 +94,12 @@ def test_alg_none_other_algorithms_and_other_secrets_are_unauthorized(issued):
     # C05
     claims = claims_of(issued)
     unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": "local", "typ": "at+jwt"})
-    for token in (unsigned, unsigned.rsplit(".", 1)[0] + ".", forge(claims, alg="HS512"),
-                  forge(claims, key="another-secret-that-is-32-bytes-long!!")):
+    for token in (
+        unsigned,
+        unsigned.rsplit(".", 1)[0] + ".",
+        forge(claims, alg="HS512"),
+        forge(claims, key="another-secret-that-is-32-bytes-long!!"),
+    ):
         assert_unauthorized(f"Bearer {token}")
 
 
@@ -115,8 +133,15 @@ def test_malformed_method_arn_is_unauthorized(issued):
     assert_unauthorized(f"Bearer {issued.access_token}", method_arn="not-an-arn")
 
 
-@pytest.mark.parametrize("error_code", ["ProvisionedThroughputExceededException", "InternalServerError",
-                                        "ResourceNotFoundException", "ThrottlingException"])
+@pytest.mark.parametrize(
+    "error_code",
+    [
+        "ProvisionedThroughputExceededException",
+        "InternalServerError",
+        "ResourceNotFoundException",
+        "ThrottlingException",
+    ],
+)
 def test_dynamodb_errors_fail_closed(issued, error_code):
     # Given DynamoDB failing at the AWS edge, then the authorizer says Unauthorized, not 500 or Allow
     client = Session._get_connection().connection.client

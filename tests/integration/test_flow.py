@@ -14,12 +14,13 @@ from tests.integration.conftest import DEMO_PASSWORD
 
 
 def do_sign_in(email: str = "ada@example.com", password: str = DEMO_PASSWORD, **kwargs) -> dict:
-    return sign_in.lambda_handler(proxy_event("sign_in", body={"email": email, "password": password}, **kwargs),
-                                  FakeContext())
+    return sign_in.lambda_handler(
+        proxy_event("sign_in", body={"email": email, "password": password}, **kwargs), FakeContext()
+    )
 
 
 def authorize(access_token: str, method_arn: str | None = None) -> dict:
-    event = token_event(f"Bearer {access_token}", *( [method_arn] if method_arn else []))
+    event = token_event(f"Bearer {access_token}", *([method_arn] if method_arn else []))
     return authorizer.lambda_handler(event, FakeContext())
 
 
@@ -45,16 +46,18 @@ def test_sign_in_me_refresh_sign_out(user):
     assert response_json(profile) == {"user": tokens["user"], "session": tokens["session"]}
 
     # When refreshed, a new pair comes back and the old access token still names a live session
-    refreshed = rotate.lambda_handler(proxy_event("refresh", body={"refreshToken": tokens["refreshToken"]}),
-                                      FakeContext())
+    refreshed = rotate.lambda_handler(
+        proxy_event("refresh", body={"refreshToken": tokens["refreshToken"]}), FakeContext()
+    )
     assert refreshed["statusCode"] == 200
     pair = response_json(refreshed)
     assert pair["refreshToken"] != tokens["refreshToken"]
     assert pair["session"]["id"] == tokens["session"]["id"]
 
     # When signed out, the still-unexpired access token is refused and the refresh token is dead
-    out = sign_out.lambda_handler(proxy_event("sign_out", authorizer=context_of(authorize(pair["accessToken"]))),
-                                  FakeContext())
+    out = sign_out.lambda_handler(
+        proxy_event("sign_out", authorizer=context_of(authorize(pair["accessToken"]))), FakeContext()
+    )
     assert out["statusCode"] == 204, out
     with pytest.raises(Exception, match="^Unauthorized$"):
         authorize(pair["accessToken"])

@@ -17,8 +17,16 @@ from tests.integration.conftest import DEMO_PASSWORD, raw_session, set_session_a
 
 @pytest.fixture
 def issued(user, settings, keys, passwords):
-    return sessions.sign_in(settings, keys, passwords, email=user.email, password=DEMO_PASSWORD,
-                            user_agent="pytest", source_ip="127.0.0.1", now=int(time.time()))
+    return sessions.sign_in(
+        settings,
+        keys,
+        passwords,
+        email=user.email,
+        password=DEMO_PASSWORD,
+        user_agent="pytest",
+        source_ip="127.0.0.1",
+        now=int(time.time()),
+    )
 
 
 def refresh(token: str) -> dict:
@@ -126,7 +134,7 @@ def test_lost_race_with_a_different_key_is_a_retryable_conflict(issued, settings
         sessions.rotate(settings, keys, refresh_token=issued.refresh_token, now=now)
 
 
-@pytest.mark.parametrize("raw", ['{}', '{"refreshToken": 5}', '{"refreshToken": ""}', "nope"])
+@pytest.mark.parametrize("raw", ["{}", '{"refreshToken": 5}', '{"refreshToken": ""}', "nope"])
 def test_bad_refresh_bodies_are_400(raw):
     response = rotate.lambda_handler(proxy_event("refresh", raw_body=raw), FakeContext())
     assert response["statusCode"] == 400

@@ -58,7 +58,9 @@ def test_failures_are_indistinguishable_and_cost_one_verify(case, user, tables, 
         password = "not the password"
     else:
         tables.client.update_item(
-            TableName=tables.users, Key={"id": {"S": user.id}}, UpdateExpression="SET disabled = :t",
+            TableName=tables.users,
+            Key={"id": {"S": user.id}},
+            UpdateExpression="SET disabled = :t",
             ExpressionAttributeValues={":t": {"BOOL": True}},
         )
     # When signing in, then the answer is the same 401 and exactly one password verify ran
@@ -86,7 +88,9 @@ def test_lockout_ends_when_the_window_passes(user, settings, tables):
         attempt("ada@example.com", "wrong password!")
     # Given the last failure is older than the lockout window
     tables.client.update_item(
-        TableName=tables.users, Key={"id": {"S": "email#ada@example.com"}}, UpdateExpression="SET lastFailedAt = :t",
+        TableName=tables.users,
+        Key={"id": {"S": "email#ada@example.com"}},
+        UpdateExpression="SET lastFailedAt = :t",
         ExpressionAttributeValues={":t": {"N": str(int(time.time()) - settings.lockout_seconds - 1)}},
     )
     # Then the right password works and the counter is cleared
@@ -108,7 +112,9 @@ def test_rehash_when_parameters_change(user, tables):
 
     weak = Passwords(time_cost=1, memory_kib=8192)
     tables.client.update_item(
-        TableName=tables.users, Key={"id": {"S": user.id}}, UpdateExpression="SET passwordHash = :h",
+        TableName=tables.users,
+        Key={"id": {"S": user.id}},
+        UpdateExpression="SET passwordHash = :h",
         ExpressionAttributeValues={":h": {"S": weak.hash(DEMO_PASSWORD)}},
     )
     # When the user signs in, then the stored hash is upgraded

@@ -17,9 +17,19 @@ from tests.helpers import FakeContext, load_event
 def make_session(expires: int) -> str:
     session_id = secrets.token_urlsafe(32)
     now = int(time.time())
-    Session(session_id, user_id="u1", session_token="digest", generation=0, expires=models.utc(expires),
-            absolute_expires=expires + 3600, created_at=now, rotated_at=now,
-            expiry_bucket=models.expiry_bucket(session_id, expires), role="USER", email="a@example.com").save()
+    Session(
+        session_id,
+        user_id="u1",
+        session_token="digest",
+        generation=0,
+        expires=models.utc(expires),
+        absolute_expires=expires + 3600,
+        created_at=now,
+        rotated_at=now,
+        expiry_bucket=models.expiry_bucket(session_id, expires),
+        role="USER",
+        email="a@example.com",
+    ).save()
     return session_id
 
 

@@ -149,7 +149,9 @@ def test_auth_secret_of_exactly_the_minimum_is_accepted() -> None:
     assert load_settings({"AUTH_SECRET": secret}).auth_secret == secret.encode()
 
 
-@pytest.mark.parametrize("env", [{}, {"AUTH_SECRET": ""}, {"AUTH_SECRET_ARN": "   "}, {"AUTH_SECRET": "", "AUTH_SECRET_ARN": ""}])
+@pytest.mark.parametrize(
+    "env", [{}, {"AUTH_SECRET": ""}, {"AUTH_SECRET_ARN": "   "}, {"AUTH_SECRET": "", "AUTH_SECRET_ARN": ""}]
+)
 def test_no_signing_key_is_refused(env: dict[str, str]) -> None:
     # Given neither AUTH_SECRET nor AUTH_SECRET_ARN (or only empty values)
     # When the settings are loaded, Then the cold start fails naming both variables
@@ -222,7 +224,11 @@ def test_session_timeouts_below_a_minute_are_refused(name: str) -> None:
 
 def test_absolute_timeout_shorter_than_idle_is_refused() -> None:
     # Given an absolute lifetime shorter than the idle timeout
-    env = {"AUTH_SECRET": TEST_SECRET, "SESSION_IDLE_TIMEOUT_SECONDS": "3600", "SESSION_ABSOLUTE_TIMEOUT_SECONDS": "3599"}
+    env = {
+        "AUTH_SECRET": TEST_SECRET,
+        "SESSION_IDLE_TIMEOUT_SECONDS": "3600",
+        "SESSION_ABSOLUTE_TIMEOUT_SECONDS": "3599",
+    }
 
     # When the settings are loaded, Then the error names the absolute timeout
     with pytest.raises(ConfigError, match="SESSION_ABSOLUTE_TIMEOUT_SECONDS"):
@@ -240,7 +246,11 @@ def test_default_absolute_is_refused_when_idle_exceeds_it() -> None:
 
 def test_absolute_timeout_equal_to_idle_is_accepted() -> None:
     # Given equal idle and absolute timeouts (no sliding at all)
-    env = {"AUTH_SECRET": TEST_SECRET, "SESSION_IDLE_TIMEOUT_SECONDS": "3600", "SESSION_ABSOLUTE_TIMEOUT_SECONDS": "3600"}
+    env = {
+        "AUTH_SECRET": TEST_SECRET,
+        "SESSION_IDLE_TIMEOUT_SECONDS": "3600",
+        "SESSION_ABSOLUTE_TIMEOUT_SECONDS": "3600",
+    }
 
     # When the settings are loaded, Then both hold
     settings = load_settings(env)

@@ -60,7 +60,7 @@ def run(argv: Sequence[str]) -> object:
     if args.command == "delete-user":
         return {"deleted": True, "sessionsRevoked": sessions.delete_user(args.user)}
     if args.command == "list-sessions":
-        user = sessions.find_user(args.user)
+        owner = sessions.find_user(args.user)
         return {
             "sessions": [
                 {
@@ -71,7 +71,7 @@ def run(argv: Sequence[str]) -> object:
                     "userAgent": s.user_agent,
                     "sourceIp": s.source_ip,
                 }
-                for s in sessions.list_sessions(user.id, now=now)
+                for s in sessions.list_sessions(owner.id, now=now)
             ]
         }
     sessions.revoke_session(args.session_id)

@@ -67,7 +67,7 @@ def token_response(issued: IssuedTokens) -> Response:
 
 def _validation_message(exc: RequestValidationError) -> str:
     # Name the field and the rule, never echo the input (it may be a password).
-    first = next(iter(exc.errors()), {})
+    first: dict[str, Any] = next(iter(exc.errors()), {})
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
     return f"{where}: {first.get('msg', 'invalid')}"
 
@@ -96,13 +96,18 @@ def build_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(TooManyAttempts)
     def _too_many(exc: TooManyAttempts) -> Response:
         return error(
-            429, "too_many_attempts", "Too many failed sign-ins; try again later.", {"Retry-After": str(exc.retry_after)}
+            429,
+            "too_many_attempts",
+            "Too many failed sign-ins; try again later.",
+            {"Retry-After": str(exc.retry_after)},
         )
 
     @app.exception_handler(RefreshConflict)
     def _conflict(exc: RefreshConflict) -> Response:
         return error(
-            409, "refresh_conflict", "The refresh token was just rotated by another request; retry with the newest one.",
+            409,
+            "refresh_conflict",
+            "The refresh token was just rotated by another request; retry with the newest one.",
             {"Retry-After": str(exc.retry_after)},
         )
 
@@ -115,7 +120,6 @@ def build_resolver() -> APIGatewayRestResolver:
         return error(404, "not_found", "No such route.")
 
     return app
-
 
 
 def principal_of(app: APIGatewayRestResolver) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from sessiongate.errors import ConfigError, ServiceUnavailable
 
 LOCAL_KID = "local"
 SECRET_CACHE_SECONDS = 300
-_KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_KID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # always fullmatch: `$` would let a trailing newline in
 
 
 def hkdf_sha256(key: bytes, info: bytes, length: int = 32) -> bytes:
@@ -55,7 +55,7 @@ class KeySet:
 
     def by_kid(self, kid: object) -> SigningKey | None:
         for key in self.keys:
-            if isinstance(kid, str) and hmac.compare_digest(key.kid, kid):
+            if key.kid == kid:  # a kid is public: plain equality, no TypeError on odd input
                 return key
         return None
 
@@ -70,7 +70,7 @@ def parse_key_set(value: Any) -> KeySet:
         if not isinstance(entry, dict):
             raise ConfigError("signing secret: every key must be an object {kid, secret}")
         kid, secret = entry.get("kid"), entry.get("secret")
-        if not isinstance(kid, str) or not _KID.match(kid):
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
             raise ConfigError("signing secret: kid must be 1-64 characters of A-Z a-z 0-9 _ -")
         if not isinstance(secret, str) or len(secret.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"signing secret: key {kid!r} must be at least {MIN_SECRET_BYTES} bytes")
@@ -84,7 +84,7 @@ class KeyProvider:
     """Gives the current KeySet: fixed for AUTH_SECRET, cached from Secrets Manager otherwise."""
 
     def __init__(self, settings: Settings) -> None:
-        self._arn = settings.auth_secret_arn
+        self._arn = settings.auth_secret_arn or ""
         self._fixed = KeySet((SigningKey(LOCAL_KID, settings.auth_secret),)) if settings.auth_secret else None
         self._raw: Any = None
         self._parsed: KeySet | None = None

@@ -18,6 +18,8 @@ from enum import StrEnum
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -265,10 +267,10 @@ def record_failed_sign_in(email: str, *, now: int, window: int, has_user: bool) 
     """
     claim = EmailClaim(claim_key(email))
     owner = EmailClaim.user_id.exists() if has_user else EmailClaim.user_id.does_not_exist()
-    tidy = [] if has_user else [EmailClaim.expires.set(utc(now + window))]
+    tidy: list[Action] = [] if has_user else [EmailClaim.expires.set(utc(now + window))]
     within = EmailClaim.last_failed_at > now - window
     restart = EmailClaim.last_failed_at.does_not_exist() | (EmailClaim.last_failed_at <= now - window)
-    attempts = [
+    attempts: list[tuple[list[Action], Condition]] = [
         ([EmailClaim.failed_sign_ins.add(1), EmailClaim.last_failed_at.set(now)], owner & within),
         ([EmailClaim.failed_sign_ins.set(1), EmailClaim.last_failed_at.set(now)], owner & restart),
         ([EmailClaim.failed_sign_ins.add(1), EmailClaim.last_failed_at.set(now)], owner),
@@ -319,4 +321,3 @@ def delete_user_and_claim(user: User) -> None:
     with backend_errors(), TransactWrite(connection=Connection(region=User.Meta.region)) as transaction:
         transaction.delete(user)
         transaction.delete(EmailClaim(claim_key(user.email)), condition=EmailClaim.user_id == user.id)
-

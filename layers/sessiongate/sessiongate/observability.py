@@ -24,7 +24,7 @@ def _tracer() -> Tracer:
     return Tracer(service=SERVICE)
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Tracer:
     # Tracer imports the X-Ray SDK (~200 ms): built on first use, so the authorizer,
     # which does not trace, never pays for it at cold start.
     if name == "tracer":

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # argon2 stays out of the authorizer's imports
     from sessiongate.passwords import Passwords
 
 MAX_EMAIL_LENGTH = 320
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def normalize_email(email: object) -> str:
     if not isinstance(email, str):
         raise InvalidRequest("email must be a string")
     normalized = email.strip().lower()
-    if len(normalized) > MAX_EMAIL_LENGTH or not _EMAIL.match(normalized):
+    if len(normalized) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(normalized):
         raise InvalidRequest("email is not a valid address")
     return normalized
 
@@ -138,7 +138,7 @@ def sign_in(
     email = normalize_email(email)
     claim = models.get_claim(email)
     if claim is not None and claim.failed_sign_ins >= settings.max_failed_sign_ins:
-        locked_until = (claim.last_failed_at or 0) + settings.lockout_seconds
+        locked_until = int(claim.last_failed_at or 0) + settings.lockout_seconds
         if locked_until > now:
             metrics.add_metric(name="SignInsLocked", unit="Count", value=1)
             raise TooManyAttempts(locked_until - now)
@@ -216,7 +216,7 @@ def rotate(settings: Settings, keys: KeySet, *, refresh_token: object, now: int)
             if presented.digest != session.session_token:
                 raise InvalidToken("refresh token does not match")  # tagged but never stored: not ours to trust
             successor = tokens.successor_of(keys, presented)
-            expires = min(now + settings.idle_timeout, session.absolute_expires)
+            expires = min(now + settings.idle_timeout, int(session.absolute_expires))
             if models.rotate_session(
                 session, old_digest=presented.digest, new_digest=successor.digest, now=now, expires=expires
             ):
@@ -313,16 +313,19 @@ def sweep(
 # --- users (admin) ----------------------------------------------------------------------
 
 
-def create_user(
-    passwords: Passwords, *, email: str, password: str, name: str | None, role: str, now: int
-) -> UserView:
+def create_user(passwords: Passwords, *, email: str, password: str, name: str | None, role: str, now: int) -> UserView:
     """Create a user; EmailTaken if the email (case-insensitive) is already used."""
     email = normalize_email(email)
     if role not in UserRole.__members__:
         raise InvalidRequest(f"role must be one of {', '.join(UserRole.__members__)}")
     user = User(
-        uuid.uuid4().hex, email=email, name=name or None, role=role, password_hash=passwords.hash(password),
-        disabled=False, created_at=now,
+        uuid.uuid4().hex,
+        email=email,
+        name=name or None,
+        role=role,
+        password_hash=passwords.hash(password),
+        disabled=False,
+        created_at=now,
     )
     models.create_user_with_claim(user)
     return UserView.of(user)

@@ -16,7 +16,7 @@ from sessiongate.errors import InvalidToken
 from sessiongate.keys import KeySet
 
 ALGORITHM = "HS256"
-ACCESS_TOKEN_TYPE = "at+jwt"
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a JWT typ, not a secret
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "role", "iat", "exp")
 # A real token is ~400 bytes; refusing big ones early bounds the work an attacker can cause.
 MAX_TOKEN_LENGTH = 4096
@@ -24,9 +24,12 @@ MAX_TOKEN_LENGTH = 4096
 REFRESH_PREFIX = "rt1"
 _TAG_LABEL = "refresh-tag/v1"
 _SUCCESSOR_LABEL = "refresh-successor/v1"
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_B64URL = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
-_GENERATION = re.compile(r"^[0-9]{1,9}$")
+# Matched with fullmatch only (`$` also matches before a trailing newline). The generation
+# must be canonical ("0", "17", never "007"): one token string per (session, generation).
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+_TAG = re.compile(r"[A-Za-z0-9_-]{43}")
+_GENERATION = re.compile(r"0|[1-9][0-9]{0,8}")
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def verify_access_token(
     if exp - iat > max_lifetime or exp <= iat:
         raise InvalidToken("lifetime longer than configured")
     sub, sid, role = claims.get("sub"), claims.get("sid"), claims.get("role")
-    if not all(isinstance(v, str) and v for v in (sub, sid, role)):
+    if not (isinstance(sub, str) and sub and isinstance(sid, str) and sid and isinstance(role, str) and role):
         raise InvalidToken("sub, sid and role must be non-empty strings")
     return AccessClaims(user_id=sub, session_id=sid, role=role, issued_at=int(iat), expires_at=exp)
 
@@ -167,9 +170,11 @@ def parse_refresh_token(value: object, keys: KeySet) -> RefreshToken:
     if len(parts) != 5 or parts[0] != REFRESH_PREFIX:
         raise InvalidToken("refresh token malformed")
     _, session_id, generation, nonce, tag = parts
-    if not (_SESSION_ID.match(session_id) and _GENERATION.match(generation) and _B64URL.match(nonce)):
+    shapes = ((_SESSION_ID, session_id), (_GENERATION, generation), (_NONCE, nonce), (_TAG, tag))
+    if not all(pattern.fullmatch(part) for pattern, part in shapes):
         raise InvalidToken("refresh token malformed")
     for key in keys.keys:
-        if hmac.compare_digest(_tag(key.subkey(_TAG_LABEL), session_id, int(generation), nonce), tag):
+        # Compared as bytes: compare_digest refuses non-ASCII str (the shape check already excludes it).
+        if hmac.compare_digest(_tag(key.subkey(_TAG_LABEL), session_id, int(generation), nonce).encode(), tag.encode()):
             return RefreshToken(value, session_id, int(generation))
     raise InvalidToken("refresh token tag mismatch")

@@ -131,8 +131,9 @@ def template_environment(model: Model, function: Any, settings: Settings, enviro
         elif name in environ and name not in ("AUTH_SECRET_ARN",):
             env[name] = environ[name]  # like sam local: the shell overrides a declared variable
         elif isinstance(value, (dict, list)):
-            LOG.warning("%s: %s is an intrinsic SAM CLI cannot resolve; left empty", function.name, name)
-            env[name] = ""
+            # An intrinsic SAM CLI leaves unresolved, such as the Fn::If that declares
+            # AWS_ENDPOINT_URL_DYNAMODB and AUTH_SECRET for `sam local` only: the stack's own value stands.
+            LOG.debug("%s: %s is an unresolved intrinsic; not set from the template", function.name, name)
         else:
             env[name] = "true" if value is True else "false" if value is False else str(value)
     env.pop("AUTH_SECRET_ARN", None)

@@ -3,12 +3,9 @@
 import time
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sessiongate import sessions
-from sessiongate.http import build_resolver, json_response, principal_of
-from sessiongate.observability import logger, metrics, tracer
+from sessiongate.http import build_resolver, json_response, lambda_handler_for, principal_of
 
 app = build_resolver()
 
@@ -22,8 +19,4 @@ def me() -> Response[str]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

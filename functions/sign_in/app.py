@@ -5,14 +5,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sessiongate import sessions
 from sessiongate.config import load_settings
-from sessiongate.http import SignInRequest, build_resolver, token_response
+from sessiongate.http import SignInRequest, build_resolver, lambda_handler_for, token_response
 from sessiongate.keys import KeyProvider
-from sessiongate.observability import logger, metrics, tracer
 from sessiongate.passwords import Passwords
 
 settings = load_settings()
@@ -37,8 +34,4 @@ def sign_in(request: Annotated[SignInRequest, Body()]) -> Response[str]:
     return token_response(issued)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

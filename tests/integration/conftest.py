@@ -83,6 +83,23 @@ def user(tables: Tables, passwords):
     )
 
 
+@pytest.fixture
+def issued(user, settings, keys, passwords):
+    """A signed-in session of `user` (tokens and ids)."""
+    from sessiongate import sessions
+
+    return sessions.sign_in(
+        settings,
+        keys,
+        passwords,
+        email=user.email,
+        password=DEMO_PASSWORD,
+        user_agent="pytest",
+        source_ip="127.0.0.1",
+        now=int(time.time()),
+    )
+
+
 def raw_session(tables: Tables, session_id: str) -> dict | None:
     return tables.client.get_item(TableName=tables.sessions, Key={"id": {"S": session_id}}, ConsistentRead=True).get(
         "Item"

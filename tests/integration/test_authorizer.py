@@ -13,23 +13,9 @@ from sessiongate import sessions, tokens
 from sessiongate.models import Session
 from tests.conftest import TEST_SECRET
 from tests.helpers import FakeContext, policy_allows, token_event
-from tests.integration.conftest import DEMO_PASSWORD, set_session_attr
+from tests.integration.conftest import set_session_attr
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/me"
-
-
-@pytest.fixture
-def issued(user, settings, keys, passwords):
-    return sessions.sign_in(
-        settings,
-        keys,
-        passwords,
-        email=user.email,
-        password=DEMO_PASSWORD,
-        user_agent="pytest",
-        source_ip="127.0.0.1",
-        now=int(time.time()),
-    )
 
 
 def call(header, method_arn: str = ARN):

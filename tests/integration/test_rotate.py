@@ -12,21 +12,7 @@ from functions.rotate import app as rotate
 from sessiongate import sessions, tokens
 from sessiongate.errors import InvalidToken, RefreshConflict
 from tests.helpers import FakeContext, proxy_event, response_json
-from tests.integration.conftest import DEMO_PASSWORD, raw_session, set_session_attr
-
-
-@pytest.fixture
-def issued(user, settings, keys, passwords):
-    return sessions.sign_in(
-        settings,
-        keys,
-        passwords,
-        email=user.email,
-        password=DEMO_PASSWORD,
-        user_agent="pytest",
-        source_ip="127.0.0.1",
-        now=int(time.time()),
-    )
+from tests.integration.conftest import raw_session, set_session_attr
 
 
 def refresh(token: str) -> dict:

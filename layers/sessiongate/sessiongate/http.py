@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from sessiongate.errors import (
@@ -21,6 +24,7 @@ from sessiongate.errors import (
     ServiceUnavailable,
     TooManyAttempts,
 )
+from sessiongate.observability import logger, metrics, tracer
 from sessiongate.sessions import IssuedTokens, iso8601
 
 # Token responses must never be cached by a proxy or browser (RFC 6749 section 5.1).
@@ -129,3 +133,15 @@ def principal_of(app: APIGatewayRestResolver) -> tuple[str, str]:
     if not (isinstance(user_id, str) and user_id and isinstance(session_id, str) and session_id):
         raise InvalidToken("no authorizer context")
     return user_id, session_id
+
+
+def lambda_handler_for(app: APIGatewayRestResolver) -> Callable[[dict, LambdaContext], dict]:
+    """The Lambda entry point of a JSON route function: logging context, metrics, tracing, then the resolver."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    def lambda_handler(event: dict, context: LambdaContext) -> dict:
+        return app.resolve(event, context)
+
+    return lambda_handler

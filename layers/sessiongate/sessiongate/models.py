@@ -64,7 +64,9 @@ def expiry_bucket(session_id: str, expires: int) -> str:
 def is_conditional_failure(exc: PynamoDBException) -> bool:
     if isinstance(exc, TransactWriteError):
         return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons)
-    return exc.cause_response_code == CONDITIONAL_FAILED
+    # Not exc.cause_response_code: it assumes a response, and a timeout's cause carries None.
+    response = getattr(exc.cause, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") == CONDITIONAL_FAILED
 
 
 @contextmanager
@@ -258,23 +260,25 @@ def get_user(user_id: str) -> User | None:
             return None
 
 
-def record_failed_sign_in(email: str, *, now: int, window: int, has_user: bool) -> int:
+def record_failed_sign_in(email: str, *, now: int, window: int, has_user: bool, last_failed_at: int | None) -> int:
     """Count one failed sign-in atomically (ADD) and return the count within the window.
 
     A failure more than `window` seconds after the previous one restarts the count. Each
     step is conditional, so concurrent failures are all counted and a racing window
-    restart is retried as an increment.
+    restart is retried as an increment. `last_failed_at`, as the caller read it, picks
+    the step likely to succeed first, so the usual cost is one write.
     """
     claim = EmailClaim(claim_key(email))
     owner = EmailClaim.user_id.exists() if has_user else EmailClaim.user_id.does_not_exist()
     tidy: list[Action] = [] if has_user else [EmailClaim.expires.set(utc(now + window))]
     within = EmailClaim.last_failed_at > now - window
     restart = EmailClaim.last_failed_at.does_not_exist() | (EmailClaim.last_failed_at <= now - window)
-    attempts: list[tuple[list[Action], Condition]] = [
-        ([EmailClaim.failed_sign_ins.add(1), EmailClaim.last_failed_at.set(now)], owner & within),
-        ([EmailClaim.failed_sign_ins.set(1), EmailClaim.last_failed_at.set(now)], owner & restart),
-        ([EmailClaim.failed_sign_ins.add(1), EmailClaim.last_failed_at.set(now)], owner),
-    ]
+    increment: list[Action] = [EmailClaim.failed_sign_ins.add(1), EmailClaim.last_failed_at.set(now)]
+    first_of_window: list[Action] = [EmailClaim.failed_sign_ins.set(1), EmailClaim.last_failed_at.set(now)]
+    attempts: list[tuple[list[Action], Condition]] = [(increment, owner & within), (first_of_window, owner & restart)]
+    if last_failed_at is None or last_failed_at <= now - window:
+        attempts.reverse()
+    attempts.append((increment, owner))  # a concurrent restart won: count on top of it
     with backend_errors():
         for actions, condition in attempts:
             try:

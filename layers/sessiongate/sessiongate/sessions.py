@@ -78,11 +78,11 @@ class Principal:
 
 @dataclass(frozen=True)
 class SweepReport:
-    deleted: int
-    extended: int
-    failed: int
-    buckets: int
-    complete: bool
+    deleted: int  # sessions this run deleted
+    skipped: int  # extended after the index was read, or already gone
+    failed: int  # deletes that kept failing: left for the next run
+    buckets: int  # expiry buckets read
+    complete: bool  # every bucket read and every expired session dealt with
 
 
 def iso8601(epoch: int) -> str:
@@ -146,7 +146,13 @@ def sign_in(
 
     verified = passwords.verify(user.password_hash if user else passwords.dummy_hash, password)
     if user is None or not verified or user.disabled:
-        models.record_failed_sign_in(email, now=now, window=settings.lockout_seconds, has_user=user is not None)
+        models.record_failed_sign_in(
+            email,
+            now=now,
+            window=settings.lockout_seconds,
+            has_user=user is not None,
+            last_failed_at=int(claim.last_failed_at) if claim is not None and claim.last_failed_at else None,
+        )
         metrics.add_metric(name="SignInsFailed", unit="Count", value=1)
         raise InvalidCredentials()
 
@@ -207,11 +213,19 @@ def authorize(settings: Settings, keys: KeySet, *, access_token: str, now: float
 
 def rotate(settings: Settings, keys: KeySet, *, refresh_token: object, now: int) -> IssuedTokens:
     """Exchange a refresh token for a new pair; a superseded token past the grace window revokes the session."""
-    presented = tokens.parse_refresh_token(refresh_token, keys)
+    try:
+        presented, authentic = tokens.parse_refresh_token(refresh_token, keys), True
+    except InvalidToken:
+        # Its tag may come from a key rotated out of the key set since: a token whose digest
+        # is the stored one is still the current token (so rotation signs nobody out), but
+        # without the tag nothing else about it can be trusted, not even a reuse.
+        presented, authentic = tokens.refresh_token_shape(refresh_token), False
     for _ in range(2):  # a lost race is re-read once
         session = models.get_session(presented.session_id)
         if session is None or not session.is_live(now):
             raise InvalidToken("session unknown, revoked or expired")
+        if not authentic and presented.digest != session.session_token:
+            raise InvalidToken("refresh token tag mismatch")
         if presented.generation == session.generation:
             if presented.digest != session.session_token:
                 raise InvalidToken("refresh token does not match")  # tagged but never stored: not ours to trust
@@ -284,14 +298,18 @@ def sweep(
     fail are retried with backoff; what is left, and every bucket not reached before
     `reserve_ms` of the Lambda's time remain, is picked up by the next run.
     """
-    deleted = extended = failed = buckets = 0
+    deleted = skipped = failed = buckets = failed_buckets = 0
     today = now // models.BUCKET_SECONDS
     for day in range(today - lookback_days, today + 1):
         for shard in range(models.EXPIRY_SHARDS):
             if time_left_ms() < reserve_ms:
-                return SweepReport(deleted, extended, failed, buckets, complete=False)
+                return SweepReport(deleted, skipped, failed, buckets, complete=False)
             buckets += 1
-            pending = list(models.expired_session_ids(f"{day}#{shard:02d}", now, page_size))
+            try:
+                pending = list(models.expired_session_ids(f"{day}#{shard:02d}", now, page_size))
+            except ServiceUnavailable:
+                failed_buckets += 1  # its sessions are still there for the next run
+                continue
             for delay in (0.0, *retry_delays):
                 if not pending:
                     break
@@ -302,12 +320,12 @@ def sweep(
                         if models.delete_if_expired(session_id, now):
                             deleted += 1
                         else:
-                            extended += 1
+                            skipped += 1
                     except ServiceUnavailable:
                         retry.append(session_id)
                 pending = retry
             failed += len(pending)
-    return SweepReport(deleted, extended, failed, buckets, complete=failed == 0)
+    return SweepReport(deleted, skipped, failed, buckets, complete=failed == 0 and failed_buckets == 0)
 
 
 # --- users (admin) ----------------------------------------------------------------------

@@ -162,8 +162,8 @@ def successor_of(keys: KeySet, token: RefreshToken) -> RefreshToken:
     return _build(keys, token.session_id, token.generation + 1, _b64(mac))
 
 
-def parse_refresh_token(value: object, keys: KeySet) -> RefreshToken:
-    """Check the shape and the server's tag; raise InvalidToken for anything forged or malformed."""
+def refresh_token_shape(value: object) -> RefreshToken:
+    """Check the shape only (no tag); raise InvalidToken for anything malformed."""
     if not isinstance(value, str) or len(value) > 512:
         raise InvalidToken("refresh token malformed")
     parts = value.split(".")
@@ -173,8 +173,16 @@ def parse_refresh_token(value: object, keys: KeySet) -> RefreshToken:
     shapes = ((_SESSION_ID, session_id), (_GENERATION, generation), (_NONCE, nonce), (_TAG, tag))
     if not all(pattern.fullmatch(part) for pattern, part in shapes):
         raise InvalidToken("refresh token malformed")
+    return RefreshToken(value, session_id, int(generation))
+
+
+def parse_refresh_token(value: object, keys: KeySet) -> RefreshToken:
+    """Check the shape and the server's tag; raise InvalidToken for anything forged or malformed."""
+    token = refresh_token_shape(value)
+    nonce, tag = token.value.split(".")[3:]
     for key in keys.keys:
+        expected = _tag(key.subkey(_TAG_LABEL), token.session_id, token.generation, nonce)
         # Compared as bytes: compare_digest refuses non-ASCII str (the shape check already excludes it).
-        if hmac.compare_digest(_tag(key.subkey(_TAG_LABEL), session_id, int(generation), nonce).encode(), tag.encode()):
-            return RefreshToken(value, session_id, int(generation))
+        if hmac.compare_digest(expected.encode(), tag.encode()):
+            return token
     raise InvalidToken("refresh token tag mismatch")

@@ -125,3 +125,28 @@ def test_bad_refresh_bodies_are_400(raw):
     response = rotate.lambda_handler(proxy_event("refresh", raw_body=raw), FakeContext())
     assert response["statusCode"] == 400
     assert response_json(response)["error"] == "invalid_request"
+
+
+def test_concurrent_sign_out_and_refreshes_leave_no_live_session(issued, tables):
+    # Given refreshes racing one sign-out of the same session (bounded: 11 threads, 60 s)
+    start = threading.Barrier(11, timeout=30)
+
+    def refresher(_: int) -> dict:
+        start.wait()
+        return refresh(issued.refresh_token)
+
+    def signer_out() -> None:
+        start.wait()
+        sessions.sign_out(session_id=issued.session_id)
+
+    with ThreadPoolExecutor(max_workers=11) as pool:
+        out = pool.submit(signer_out)
+        results = list(pool.map(refresher, range(10), timeout=60))
+        out.result(timeout=60)
+    # Then the row is gone and no token minted in the race refreshes anything
+    assert raw_session(tables, issued.session_id) is None
+    minted = {response_json(r)["refreshToken"] for r in results if r["statusCode"] == 200}
+    assert {r["statusCode"] for r in results} <= {200, 401, 409}
+    for token in minted | {issued.refresh_token}:
+        assert refresh(token)["statusCode"] == 401
+    assert tables.client.scan(TableName=tables.sessions)["Count"] == 0

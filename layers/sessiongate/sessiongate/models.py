@@ -157,8 +157,11 @@ class EmailClaim(Model):
     expires = TTLAttribute(null=True)
 
 
+CLAIM_PREFIX = "email#"
+
+
 def claim_key(email: str) -> str:
-    return f"email#{email}"
+    return f"{CLAIM_PREFIX}{email}"
 
 
 # --- sessions -------------------------------------------------------------------------

@@ -366,6 +366,14 @@ def delete_user(email_or_id: str) -> int:
     return revoke_all_sessions(user.id)
 
 
+def user_id_of_removed_item(*, removed: bool, key: object) -> str | None:
+    """The user whose item a users-table stream record removed; None for anything else
+    (inserts, updates, and the email-claim items that share the table)."""
+    if not removed or not isinstance(key, str) or not key or key.startswith(models.CLAIM_PREFIX):
+        return None
+    return key
+
+
 def revoke_all_sessions(user_id: str) -> int:
     session_ids = models.session_ids_of_user(user_id)
     models.delete_sessions(session_ids)

@@ -14,6 +14,7 @@ from sessiongate import sessions
 from sessiongate.config import load_settings
 from sessiongate.errors import InvalidToken
 from sessiongate.keys import KeyProvider
+from tests.helpers import FakeContext
 from tests.integration.conftest import DEMO_PASSWORD
 
 K1 = {"kid": "k1", "secret": "first-signing-secret-of-at-least-32-bytes"}
@@ -110,3 +111,58 @@ def test_an_untrusted_superseded_token_is_refused_without_revoking(secret, user,
     with pytest.raises(InvalidToken):
         sessions.rotate(settings, provider.current(), refresh_token=issued.refresh_token, now=now + 60)
     assert sessions.rotate(settings, provider.current(), refresh_token=current.refresh_token, now=now + 61)
+
+
+class RotatingSecretsManager:
+    """moto's Secrets Manager as the rotation function sees it during RotateSecret: the new
+    version id is already registered as AWSPENDING (moto cannot run a rotation Lambda)."""
+
+    def __init__(self, client, token: str) -> None:
+        self._client, self._token = client, token
+        self.exceptions = client.exceptions
+
+    def describe_secret(self, **kwargs):
+        metadata = self._client.describe_secret(**kwargs)
+        stages = metadata.setdefault("VersionIdsToStages", {})
+        stages.setdefault(self._token, ["AWSPENDING"])
+        return metadata
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_scheduled_rotation_steps_promote_next_and_keep_the_previous_key(moto_endpoint, tables):
+    # Given the template's first secret, rotated by the rotation function's four steps, three times
+    import uuid
+
+    from sessiongate import rotation
+    from sessiongate.keys import parse_key_set
+
+    client = boto3.client("secretsmanager", endpoint_url=moto_endpoint)
+    arn = client.create_secret(Name=f"sessiongate-rot-{time.time_ns()}", SecretString=json.dumps(K1))["ARN"]
+
+    def rotate_once() -> list[str]:
+        token = str(uuid.uuid4())
+        during = RotatingSecretsManager(client, token)
+        for step in ("createSecret", "createSecret", "setSecret", "testSecret", "finishSecret"):  # one retried
+            rotation.run_step(secret_id=arn, token=token, step=step, client=during)
+        # Stage named explicitly: after a stage move moto's default version is still the old one (AWS's is not).
+        value = json.loads(client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
+        return [key.kid for key in parse_key_set(value).keys]
+
+    first = rotate_once()
+    assert first[0] == "k1" and len(first) == 2  # k1 still signs; the new key is published first
+    second = rotate_once()
+    assert second[0] == first[1] and second[2] == "k1" and len(second) == 3  # promoted; k1 still verifies
+    third = rotate_once()
+    assert third[0] == second[1] and third[2] == second[0] and "k1" not in third
+
+
+def test_rotation_function_refuses_a_version_that_is_not_pending(moto_endpoint, tables):
+    from functions.key_rotation import app as key_rotation
+
+    client = boto3.client("secretsmanager", endpoint_url=moto_endpoint)
+    arn = client.create_secret(Name=f"sessiongate-rot-{time.time_ns()}", SecretString=json.dumps(K1))["ARN"]
+    event = {"Step": "createSecret", "SecretId": arn, "ClientRequestToken": "not-a-version-of-this-secret"}
+    with pytest.raises(ValueError, match="not pending"):
+        key_rotation.lambda_handler(event, FakeContext())

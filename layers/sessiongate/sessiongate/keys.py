@@ -80,6 +80,27 @@ def parse_key_set(value: Any) -> KeySet:
     return KeySet(tuple(keys))
 
 
+MAX_KEYS = 3
+
+
+def rotated_key_set(current: KeySet, fresh: SigningKey) -> KeySet:
+    """The key set after one scheduled rotation.
+
+    Keys are [signing, next, previous]. Rotation promotes `next` (published one rotation
+    ago, so every cached copy already verifies with it), adds `fresh` as the new `next`
+    (verify-only) and keeps the old signing key to verify what it signed until then.
+    A single-key set (the template's first secret) just gains `fresh` as `next`.
+    """
+    if len(current.keys) == 1:
+        return KeySet((current.signing, fresh))
+    signing, upcoming = current.keys[0], current.keys[1]
+    return KeySet((upcoming, fresh, signing)[:MAX_KEYS])
+
+
+def key_set_json(keys: KeySet) -> str:
+    return json.dumps({"keys": [{"kid": k.kid, "secret": k.secret.decode()} for k in keys.keys]})
+
+
 class KeyProvider:
     """Gives the current KeySet: fixed for AUTH_SECRET, cached from Secrets Manager otherwise."""
 

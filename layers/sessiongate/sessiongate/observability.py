@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "sessiongate")
+
+# Many requests record no metric (a 400, an allowed token): an empty flush is normal here.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "SessionGate"), service=SERVICE)

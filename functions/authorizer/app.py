@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sessiongate import sessions
+from sessiongate import models, sessions
 from sessiongate.config import load_settings
 from sessiongate.errors import SessionGateError
 from sessiongate.keys import KeyProvider
@@ -22,6 +22,16 @@ from sessiongate.observability import logger, metrics
 
 settings = load_settings()
 keys = KeyProvider(settings)
+
+try:  # present in the Lambda Python runtime (SnapStart hooks); absent elsewhere
+    from snapshot_restore_py import register_before_snapshot
+except ImportError:  # pragma: no cover - local runs and tests
+    pass
+else:
+    # Build the DynamoDB client before the snapshot so restores skip it. No connection is
+    # opened (botocore connects on the first call), and nothing random is cached here:
+    # ids and secrets are drawn from os.urandom at use, so restored copies never share them.
+    register_before_snapshot(models.prepare_clients)
 
 
 def bearer_token(header: object) -> str:

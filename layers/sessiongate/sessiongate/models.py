@@ -160,6 +160,12 @@ class EmailClaim(Model):
 CLAIM_PREFIX = "email#"
 
 
+def prepare_clients() -> None:
+    """Create the models' botocore clients now (no network): a SnapStart snapshot keeps them."""
+    for model in (Session, User):
+        model._get_connection().connection.client  # noqa: B018 - the property builds the client
+
+
 def claim_key(email: str) -> str:
     return f"{CLAIM_PREFIX}{email}"
 

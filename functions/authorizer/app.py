@@ -6,6 +6,8 @@ API's latency.
 
 import time
 
+from aws_lambda_powertools import single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerResponse,
@@ -16,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sessiongate import models, sessions
 from sessiongate.config import load_settings
-from sessiongate.errors import SessionGateError
+from sessiongate.errors import ConfigError, InvalidToken, ServiceUnavailable
 from sessiongate.keys import KeyProvider
 from sessiongate.observability import logger, metrics
 
@@ -32,6 +34,10 @@ else:
     # opened (botocore connects on the first call), and nothing random is cached here:
     # ids and secrets are drawn from os.urandom at use, so restored copies never share them.
     register_before_snapshot(models.prepare_clients)
+
+
+# Denials that are outages rather than bad tokens: they also count as AuthorizerFailures (alarmed).
+FAILURE_REASONS = {ServiceUnavailable: "backend_unavailable", ConfigError: "misconfigured"}
 
 
 def bearer_token(header: object) -> str:
@@ -61,10 +67,16 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
         )
         # API Gateway caches this policy for the token and reuses it on every route of the API and stage.
         policy.allow_all_routes()
+        metrics.add_metric(name="Authorizations", unit="Count", value=1)
         return policy.asdict()
-    except SessionGateError as exc:
-        logger.info("unauthorized", reason=type(exc).__name__)
-    except Exception:  # noqa: BLE001 - fail closed: any bug or outage is a 401, never a 500 or an Allow
-        logger.exception("authorizer failure")
-    metrics.add_metric(name="Denials", unit="Count", value=1)
+    except InvalidToken:
+        reason = "invalid_token"
+        logger.info("unauthorized", reason=reason)
+    except Exception as exc:  # noqa: BLE001 - fail closed: any bug or outage is a 401, never a 500 or an Allow
+        reason = FAILURE_REASONS.get(type(exc), "unexpected")
+        logger.exception("authorizer failure", reason=reason)
+        metrics.add_metric(name="AuthorizerFailures", unit="Count", value=1)
+    # A metric of its own, so the reason dimension does not spread to the other metrics.
+    with single_metric(name="Denials", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as denial:
+        denial.add_dimension(name="reason", value=reason)
     raise Exception("Unauthorized")  # noqa: TRY002 - the exact signal API Gateway turns into 401

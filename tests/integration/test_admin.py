@@ -13,7 +13,7 @@ from tests.integration.conftest import DEMO_PASSWORD, raw_session
 
 
 def run(capsys, *argv: str) -> tuple[int, dict]:
-    code = admin.main(list(argv))
+    code = admin.main(["--json", *argv])
     captured = capsys.readouterr()
     return code, json.loads(captured.out if code == 0 else captured.err)
 
@@ -109,3 +109,98 @@ def test_list_and_revoke_sessions(user, tables, settings, keys, passwords, capsy
 @pytest.mark.parametrize("argv", [["delete-user", "nobody@example.com"], ["list-sessions", "missing-id"]])
 def test_unknown_user_exits_4(tables, capsys, argv):
     assert run(capsys, *argv)[0] == 4
+
+
+def sign_in_times(settings, keys, passwords, user, count: int) -> list:
+    return [
+        sessions.sign_in(
+            settings,
+            keys,
+            passwords,
+            email=user.email,
+            password=DEMO_PASSWORD,
+            user_agent=None,
+            source_ip=None,
+            now=int(time.time()),
+        )
+        for _ in range(count)
+    ]
+
+
+def test_set_role_revokes_sessions_that_carry_the_old_role(user, tables, settings, keys, passwords, capsys):
+    issued = sign_in_times(settings, keys, passwords, user, 3)
+    code, out = run(capsys, "set-role", "ada@example.com", "ADMIN")
+    assert code == 0 and out == {"user": {**user.asdict(), "role": "ADMIN"}, "sessionsRevoked": 3}
+    assert all(raw_session(tables, i.session_id) is None for i in issued)
+    fresh = sign_in_times(settings, keys, passwords, user, 1)[0]
+    assert fresh.user.role == "ADMIN"
+
+
+def test_disable_user_revokes_everything_and_blocks_sign_in(user, tables, settings, keys, passwords, capsys):
+    from sessiongate.errors import InvalidCredentials
+
+    issued = sign_in_times(settings, keys, passwords, user, 2)
+    code, out = run(capsys, "disable-user", user.id)
+    assert code == 0 and out["disabled"] is True and out["sessionsRevoked"] == 2
+    assert all(raw_session(tables, i.session_id) is None for i in issued)
+    with pytest.raises(InvalidCredentials):
+        sign_in_times(settings, keys, passwords, user, 1)
+    assert run(capsys, "enable-user", user.id)[1]["disabled"] is False
+    assert sign_in_times(settings, keys, passwords, user, 1)
+
+
+def test_revoke_all_and_list_users(user, tables, settings, keys, passwords, capsys):
+    sign_in_times(settings, keys, passwords, user, 4)
+    assert run(capsys, "revoke-all", "ada@example.com")[1] == {"sessionsRevoked": 4}
+    assert run(capsys, "list-sessions", user.id)[1] == {"sessions": []}
+    code, out = run(capsys, "list-users")
+    assert code == 0 and out == {"users": [{**user.asdict(), "disabled": False}]}
+
+
+def test_text_output_by_default(user, tables, capsys):
+    assert admin.main(["list-users"]) == 0
+    assert (
+        capsys.readouterr().out.strip()
+        == f"users: id={user.id} email=ada@example.com name=Ada role=USER disabled=False"
+    )
+    assert admin.main(["revoke-session", "no-such-session"]) == 4
+    assert capsys.readouterr().err.startswith("error: session_not_found")
+
+
+def test_stack_option_reads_table_names_from_the_stack_outputs(user, tables, moto_endpoint):
+    # Given a deployed stack whose outputs name the tables, and an environment naming other tables
+    import os
+    import subprocess
+    import sys
+
+    import boto3
+
+    from local.template import repo_root
+
+    outputs = {"SessionsTableName": tables.sessions, "UsersTableName": tables.users}
+    template = {
+        "Resources": {"Nothing": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    boto3.client("cloudformation", endpoint_url=moto_endpoint).create_stack(
+        StackName="sessiongate-test", TemplateBody=json.dumps(template)
+    )
+    root = repo_root()
+    env = {
+        **os.environ,
+        "SESSIONS_TABLE": "wrong",
+        "USERS_TABLE": "wrong",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "PYTHONPATH": str(root / "layers" / "sessiongate"),
+    }
+    # When the CLI runs with --stack, then it finds the user in the stack's tables
+    done = subprocess.run(
+        [sys.executable, "-m", "sessiongate.admin", "--json", "--stack", "sessiongate-test", "list-users"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [u["email"] for u in json.loads(done.stdout)["users"]] == ["ada@example.com"]

@@ -1,9 +1,9 @@
-"""Admin CLI: python -m sessiongate.admin create-user|delete-user|list-sessions|revoke-session
+"""Admin CLI: python -m sessiongate.admin [--json] [--stack NAME] COMMAND ...
 
 Works against whatever DynamoDB the environment names (AWS_ENDPOINT_URL_DYNAMODB for the
 local stack or DynamoDB Local; nothing for AWS) and the tables in SESSIONS_TABLE and
-USERS_TABLE. Prints JSON. Exit codes: 0 done, 2 bad arguments, 3 conflict, 4 not found,
-5 DynamoDB unavailable.
+USERS_TABLE, or those of a deployed stack with --stack. Exit codes: 0 done, 2 bad
+arguments, 3 conflict, 4 not found, 5 DynamoDB unavailable.
 """
 
 from __future__ import annotations
@@ -14,39 +14,59 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from sessiongate import sessions
-from sessiongate.errors import EmailTaken, InvalidRequest, ServiceUnavailable, SessionNotFound, UserNotFound
-from sessiongate.models import UserRole
-
-EXIT_CODES: dict[type[Exception], tuple[int, str]] = {
-    InvalidRequest: (2, "invalid_request"),
-    EmailTaken: (3, "email_taken"),
-    UserNotFound: (4, "user_not_found"),
-    SessionNotFound: (4, "session_not_found"),
-    ServiceUnavailable: (5, "service_unavailable"),
-}
+ROLES = ("USER", "ADMIN")
+STACK_OUTPUTS = {"SessionsTableName": "SESSIONS_TABLE", "UsersTableName": "USERS_TABLE"}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sessiongate.admin", description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--stack", help="use the tables of this deployed CloudFormation stack")
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-user", help="add a user (password from --password or SESSIONGATE_PASSWORD)")
     create.add_argument("--email", required=True)
     create.add_argument("--password", default=os.environ.get("SESSIONGATE_PASSWORD"))
     create.add_argument("--name")
-    create.add_argument("--role", default=UserRole.USER.value, choices=list(UserRole.__members__))
-    delete = commands.add_parser("delete-user", help="delete a user and all of their sessions")
-    delete.add_argument("user", help="user id or email")
-    listing = commands.add_parser("list-sessions", help="list a user's live sessions")
-    listing.add_argument("user", help="user id or email")
-    revoke = commands.add_parser("revoke-session", help="revoke one session by id")
-    revoke.add_argument("session_id")
+    create.add_argument("--role", default="USER", choices=ROLES)
+    commands.add_parser("list-users", help="list every user")
+    for name, text in (
+        ("delete-user", "delete a user and all of their sessions"),
+        ("disable-user", "disable a user and revoke all of their sessions"),
+        ("enable-user", "allow a disabled user to sign in again"),
+        ("revoke-all", "revoke every session of a user"),
+        ("list-sessions", "list a user's live sessions"),
+    ):
+        commands.add_parser(name, help=text).add_argument("user", help="user id or email")
+    role = commands.add_parser("set-role", help="change a user's role and revoke their sessions")
+    role.add_argument("user", help="user id or email")
+    role.add_argument("role", choices=ROLES)
+    commands.add_parser("revoke-session", help="revoke one session by id").add_argument("session_id")
     return parser
 
 
-def run(argv: Sequence[str]) -> object:
-    args = _parser().parse_args(argv)
+def _use_stack(stack: str) -> None:
+    """Point the models at a deployed stack's tables (before they are imported)."""
+    import boto3
+
+    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    values = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    for output, variable in STACK_OUTPUTS.items():
+        if output not in values:
+            raise SystemExit(f"stack {stack} has no output {output}")
+        os.environ[variable] = values[output]
+
+
+def _user(view: Any) -> dict[str, Any]:
+    return view.asdict()
+
+
+def run(args: argparse.Namespace) -> Any:
+    # Imported only now: the models bind their table names at import, and --stack sets them.
+    from sessiongate import sessions
+    from sessiongate.errors import InvalidRequest
+
     now = int(time.time())
     if args.command == "create-user":
         if not args.password:
@@ -56,9 +76,19 @@ def run(argv: Sequence[str]) -> object:
         user = sessions.create_user(
             Passwords(), email=args.email, password=args.password, name=args.name, role=args.role, now=now
         )
-        return {"user": user.asdict()}
+        return {"user": _user(user)}
+    if args.command == "list-users":
+        return {"users": [{**_user(sessions.UserView.of(u)), "disabled": u.disabled} for u in sessions.list_users()]}
     if args.command == "delete-user":
         return {"deleted": True, "sessionsRevoked": sessions.delete_user(args.user)}
+    if args.command in ("disable-user", "enable-user"):
+        user, revoked = sessions.set_disabled(args.user, args.command == "disable-user")
+        return {"user": _user(user), "disabled": args.command == "disable-user", "sessionsRevoked": revoked}
+    if args.command == "set-role":
+        user, revoked = sessions.set_role(args.user, args.role)
+        return {"user": _user(user), "sessionsRevoked": revoked}
+    if args.command == "revoke-all":
+        return {"sessionsRevoked": sessions.revoke_all_sessions(sessions.find_user(args.user).id)}
     if args.command == "list-sessions":
         owner = sessions.find_user(args.user)
         return {
@@ -78,13 +108,42 @@ def run(argv: Sequence[str]) -> object:
     return {"revoked": args.session_id}
 
 
+def as_text(result: dict[str, Any]) -> str:
+    """One line per record, `key=value` pairs: readable, and easy to grep."""
+    lines = []
+    for key, value in result.items():
+        records = value if isinstance(value, list) else [value]
+        for record in records:
+            if isinstance(record, dict):
+                lines.append(f"{key}: " + " ".join(f"{k}={v}" for k, v in record.items()))
+            else:
+                lines.append(f"{key}: {record}")
+        if isinstance(value, list) and not value:
+            lines.append(f"{key}: none")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.stack:
+        _use_stack(args.stack)
+    from sessiongate.errors import EmailTaken, InvalidRequest, ServiceUnavailable, SessionNotFound, UserNotFound
+
+    exit_codes: dict[type[Exception], tuple[int, str]] = {
+        InvalidRequest: (2, "invalid_request"),
+        EmailTaken: (3, "email_taken"),
+        UserNotFound: (4, "user_not_found"),
+        SessionNotFound: (4, "session_not_found"),
+        ServiceUnavailable: (5, "service_unavailable"),
+    }
     try:
-        print(json.dumps(run(sys.argv[1:] if argv is None else argv), indent=2))
-    except tuple(EXIT_CODES) as exc:
-        code, name = EXIT_CODES[type(exc)]
-        print(json.dumps({"error": name, "message": str(exc)}), file=sys.stderr)
+        result = run(args)
+    except tuple(exit_codes) as exc:
+        code, name = exit_codes[type(exc)]
+        error = {"error": name, "message": str(exc)}
+        print(json.dumps(error) if args.json else f"error: {name}: {exc}", file=sys.stderr)
         return code
+    print(json.dumps(result, indent=2) if args.json else as_text(result))
     return 0
 
 

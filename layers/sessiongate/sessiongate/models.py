@@ -334,3 +334,19 @@ def delete_user_and_claim(user: User) -> None:
     with backend_errors(), TransactWrite(connection=Connection(region=User.Meta.region)) as transaction:
         transaction.delete(user)
         transaction.delete(EmailClaim(claim_key(user.email)), condition=EmailClaim.user_id == user.id)
+
+
+def update_user(user: User, *, role: str | None = None, disabled: bool | None = None) -> None:
+    actions: list[Action] = []
+    if role is not None:
+        actions.append(User.role.set(role))
+    if disabled is not None:
+        actions.append(User.disabled.set(disabled))
+    with backend_errors():
+        user.update(actions=actions, condition=User.id.exists())
+
+
+def all_users() -> list[User]:
+    # Email claims share the table; only user items have a password hash.
+    with backend_errors():
+        return list(User.scan(filter_condition=User.password_hash.exists()))

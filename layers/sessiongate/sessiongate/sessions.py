@@ -366,6 +366,27 @@ def delete_user(email_or_id: str) -> int:
     return revoke_all_sessions(user.id)
 
 
+def set_role(email_or_id: str, role: str) -> tuple[UserView, int]:
+    """Change a user's role and revoke their sessions, which carry the old role (ASVS 7.4.2)."""
+    if role not in UserRole.__members__:
+        raise InvalidRequest(f"role must be one of {', '.join(UserRole.__members__)}")
+    user = find_user(email_or_id)
+    models.update_user(user, role=role)
+    return UserView.of(user), revoke_all_sessions(user.id)
+
+
+def set_disabled(email_or_id: str, disabled: bool) -> tuple[UserView, int]:
+    """Disable (or enable) a user; disabling revokes every session at once (ASVS 7.4.2)."""
+    user = find_user(email_or_id)
+    models.update_user(user, disabled=disabled)
+    return UserView.of(user), revoke_all_sessions(user.id) if disabled else 0
+
+
+def list_users() -> list[User]:
+    """Every user (an admin listing: a scan of the users table, claims left out)."""
+    return sorted(models.all_users(), key=lambda u: u.email)
+
+
 def user_id_of_removed_item(*, removed: bool, key: object) -> str | None:
     """The user whose item a users-table stream record removed; None for anything else
     (inserts, updates, and the email-claim items that share the table)."""

@@ -5,12 +5,26 @@ import time
 from aws_lambda_powertools.event_handler import Response
 
 from sessiongate import sessions
-from sessiongate.http import build_resolver, json_response, lambda_handler_for, principal_of
+from sessiongate.http import (
+    MeResponse,
+    build_resolver,
+    json_response,
+    lambda_handler_for,
+    principal_of,
+    route_responses,
+)
 
 app = build_resolver()
 
 
-@app.get("/me")
+@app.get(
+    "/me",
+    operation_id="getMe",
+    summary="The signed-in user and their session",
+    responses=route_responses(
+        200, MeResponse, "The caller's user and session.", "invalid_token", "service_unavailable"
+    ),
+)
 def me() -> Response[str]:
     user_id, session_id = principal_of(app)
     user, expires = sessions.current_user(user_id=user_id, session_id=session_id, now=int(time.time()))

@@ -8,7 +8,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from sessiongate import sessions
 from sessiongate.config import load_settings
-from sessiongate.http import SignInRequest, build_resolver, lambda_handler_for, token_response
+from sessiongate.http import (
+    SignInRequest,
+    TokenResponse,
+    build_resolver,
+    lambda_handler_for,
+    route_responses,
+    token_response,
+)
 from sessiongate.keys import KeyProvider
 from sessiongate.passwords import Passwords
 
@@ -18,7 +25,20 @@ passwords = Passwords()
 app = build_resolver()
 
 
-@app.post("/auth/sign-in")
+@app.post(
+    "/auth/sign-in",
+    operation_id="signIn",
+    summary="Sign in with email and password",
+    responses=route_responses(
+        200,
+        TokenResponse,
+        "A new session's token pair.",
+        "invalid_request",
+        "invalid_credentials",
+        "too_many_attempts",
+        "service_unavailable",
+    ),
+)
 def sign_in(request: Annotated[SignInRequest, Body()]) -> Response[str]:
     event = app.current_event
     issued = sessions.sign_in(

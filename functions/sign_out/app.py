@@ -3,13 +3,20 @@
 from aws_lambda_powertools.event_handler import Response
 
 from sessiongate import sessions
-from sessiongate.http import NO_STORE, build_resolver, lambda_handler_for, principal_of
+from sessiongate.http import NO_STORE, build_resolver, lambda_handler_for, principal_of, route_responses
 from sessiongate.observability import logger
 
 app = build_resolver()
 
 
-@app.post("/auth/sign-out")
+@app.post(
+    "/auth/sign-out",
+    operation_id="signOut",
+    summary="Revoke the caller's session",
+    responses=route_responses(
+        204, None, "The session is revoked and its refresh token dead.", "invalid_token", "service_unavailable"
+    ),
+)
 def sign_out() -> Response[None]:
     user_id, session_id = principal_of(app)
     sessions.sign_out(session_id=session_id)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import binascii
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,7 @@ from sessiongate.errors import (
     ServiceUnavailable,
     TooManyAttempts,
 )
+from sessiongate.models import UserRole
 from sessiongate.observability import logger, metrics, tracer
 from sessiongate.sessions import IssuedTokens, iso8601
 
@@ -31,15 +33,126 @@ from sessiongate.sessions import IssuedTokens, iso8601
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+# Python's whitespace (str.strip, re's \s), spelled out: JSON Schema regexes are ECMA-262, whose \s differs.
+_WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# What sessions.normalize_email accepts (stripped, one @, no whitespace); for the OpenAPI
+# description only: json_schema_extra never validates, normalize_email answers the 400.
+EMAIL_PATTERN = f"^[{_WHITESPACE}]*[^@{_WHITESPACE}]+@[^@{_WHITESPACE}]+[{_WHITESPACE}]*$"
+
+
 class SignInRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(min_length=3, max_length=320, json_schema_extra={"pattern": EMAIL_PATTERN})
     password: str = Field(min_length=1, max_length=1024)
 
 
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
     refresh_token: str = Field(alias="refreshToken", min_length=1, max_length=512)
+
+
+# --- response models: the OpenAPI description only -------------------------------------
+# The routes name them in `responses=` for Powertools' OpenAPI generator; nothing validates
+# a response against them at run time, so what a handler sends is exactly what error(),
+# json_response() and token_response() build. tools/openapi.py merges the functions'
+# descriptions into openapi.json; the e2e tier checks real responses against it.
+
+
+class UserInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1)
+    email: str = Field(min_length=3, max_length=320)
+    name: str | None
+    role: UserRole
+
+
+class SessionInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1)
+    expires: str = Field(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+        json_schema_extra={"format": "date-time"},
+        description="End of the session's sliding idle window (ISO 8601, UTC).",
+    )
+
+
+class TokenResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accessToken: str = Field(
+        pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+        description="JWT (HS256, typ at+jwt) to send as `Authorization: Bearer <token>`.",
+    )
+    refreshToken: str = Field(min_length=1, max_length=512, description="Opaque; single use.")
+    tokenType: Literal["Bearer"]
+    expiresIn: int = Field(ge=1, description="Seconds until the access token expires.")
+    session: SessionInfo
+    user: UserInfo
+
+
+class MeResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: UserInfo
+    session: SessionInfo
+
+
+class ErrorResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    error: str = Field(description="Stable machine-readable code.")
+    message: str = Field(description="Human-readable; may change.")
+
+
+# Each error code the handlers answer: (status, carries Retry-After, meaning).
+ERROR_CODES: dict[str, tuple[int, bool, str]] = {
+    "invalid_request": (400, False, "the body is not JSON, or a field is missing, of the wrong type or out of bounds"),
+    "invalid_credentials": (401, False, "unknown email, wrong password or disabled user (indistinguishable)"),
+    "invalid_token": (401, False, "the token is unknown, expired, revoked or reused"),
+    "not_found": (404, False, "no such route"),
+    "refresh_conflict": (409, True, "a concurrent refresh rotated this token; retry with the newest one"),
+    "too_many_attempts": (429, True, "too many failed sign-ins for this email; wait Retry-After seconds"),
+    "service_unavailable": (503, True, "a backing service failed and nothing was written; retry"),
+}
+ERROR_SCHEMA_REF = "#/components/schemas/ErrorResponse"
+_NO_STORE_HEADERS: dict[str, Any] = {
+    "Cache-Control": {"required": True, "schema": {"type": "string", "const": "no-store"}},
+    "Pragma": {"required": True, "schema": {"type": "string", "const": "no-cache"}},
+}
+_RETRY_AFTER: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def route_responses(
+    success: int, model: type[BaseModel] | None, description: str, *errors: str
+) -> dict[int, OpenAPIResponse]:
+    """A route's `responses=` for the OpenAPI description: its success and the error codes it answers."""
+    responses: dict[int, OpenAPIResponse] = {
+        success: {
+            "description": description,
+            "headers": dict(_NO_STORE_HEADERS),
+            "content": {"application/json": {"model": model}} if model else {},
+        }
+    }
+    by_status: dict[int, list[str]] = {}
+    for code in errors:
+        by_status.setdefault(ERROR_CODES[code][0], []).append(code)
+    for status, codes in sorted(by_status.items()):
+        headers = dict(_NO_STORE_HEADERS)
+        if all(ERROR_CODES[code][1] for code in codes):
+            headers.update(_RETRY_AFTER)
+        responses[status] = {
+            "description": "; ".join(f"`{code}`: {ERROR_CODES[code][2]}" for code in codes),
+            "headers": headers,
+            "content": {
+                "application/json": {
+                    "schema": {"allOf": [{"$ref": ERROR_SCHEMA_REF}, {"properties": {"error": {"enum": codes}}}]}
+                }
+            },
+        }
+    return responses
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -20,6 +20,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "SessionGate",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "LOG_LEVEL": "INFO",
+        # moto on a 2-core CI box under a full test run can take seconds to answer.
+        "DYNAMODB_TIMEOUT_SECONDS": "20",
     }
 )
 os.environ.pop("AUTH_SECRET_ARN", None)

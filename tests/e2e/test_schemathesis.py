@@ -51,8 +51,6 @@ def needs_bearer(case: schemathesis.Case) -> bool:
 
 def known_defect(case: schemathesis.Case) -> str | None:
     """A case that hits a defect pinned by an xfail test below; run, it would fail every time."""
-    if (case.headers or {}).get("Content-Type") == "multipart/form-data":
-        return "multipart without boundary"  # the functions answer 500
     if isinstance(case.body, bytes):
         try:
             case.body.decode("utf-8")
@@ -103,16 +101,13 @@ def test_the_run_reached_the_functions() -> None:
         assert not any(k.startswith(f"anonymous {operation} 2") for k in SEEN), SEEN
 
 
-# --- known defects, found by this run (reported; not fixed here) ------------------------------
-# Powertools' validation middleware parses a body by its Content-Type before any handler of
-# ours runs: multipart/form-data without a boundary raises ValueError out of the resolver (the
-# function fails: 500 locally, 502 `internal_error` behind API Gateway); any other non-JSON type
-# (text/plain, even APPLICATION/JSON in capitals) gets Powertools' own 415 body, not the
-# contract's error shape; and a multipart form is parsed and accepted as credentials, though
-# the contract says all bodies are JSON. Separately, the local stack's API emulator (SAM CLI's
-# service) cannot build an event from a body that is not UTF-8 and answers its own 502
-# `{"message": "Internal server error"}`. Each test below turns XPASS (a failure) once fixed;
-# then drop it from known_defect() too.
+# --- found by this run ------------------------------------------------------------------------
+# Powertools' validation middleware parsed a body by its Content-Type before any handler ran:
+# multipart without a boundary raised out of the resolver (a 5xx), other types got Powertools'
+# own 415 body, and a multipart form was accepted as credentials. The JSON handlers now refuse
+# any non-JSON body with the contract's 400 first (http.accept_content_type). Still open: the
+# local stack's API emulator (SAM CLI's service) cannot build an event from a body that is not
+# UTF-8 and answers its own 502; the xfail below turns XPASS (a failure) once that is fixed.
 
 JSON_ROUTES = ["/auth/sign-in", "/auth/refresh"]
 
@@ -134,14 +129,12 @@ def post(stack: LocalStack, path: str, body: bytes, content_type: str) -> tuple[
         return status, headers, raw.decode("utf-8", "replace")
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: multipart/form-data without a boundary is a 5xx")
 @pytest.mark.parametrize("path", JSON_ROUTES)
 def test_malformed_multipart_content_type_is_refused_not_a_server_error(stack: LocalStack, path: str) -> None:
     status, _, body = post(stack, path, b'{"refreshToken": "x"}', "multipart/form-data")
     assert 400 <= status < 500, (status, body)
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: non-JSON Content-Type gets Powertools' 415 body")
 @pytest.mark.parametrize("path", JSON_ROUTES)
 def test_non_json_content_type_gets_the_contract_error_shape(stack: LocalStack, path: str) -> None:
     status, headers, body = post(stack, path, b'{"refreshToken": "x"}', "text/plain")
@@ -150,7 +143,6 @@ def test_non_json_content_type_gets_the_contract_error_shape(stack: LocalStack, 
     assert headers.get("Cache-Control") == "no-store", headers
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: a multipart form body is accepted as credentials")
 def test_sign_in_refuses_a_multipart_form(stack: LocalStack) -> None:
     boundary = "sessiongate"
     form = "".join(

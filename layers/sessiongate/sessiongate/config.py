@@ -27,6 +27,7 @@ class Settings:
     reuse_grace: int
     max_failed_sign_ins: int
     lockout_seconds: int
+    max_sessions_per_user: int
     leeway: int
     auth_secret: bytes | None
     auth_secret_arn: str | None
@@ -71,6 +72,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reuse_grace=_integer(env, "REFRESH_REUSE_GRACE_SECONDS", 10, 0),
         max_failed_sign_ins=_integer(env, "MAX_FAILED_SIGN_INS", 5, 1),
         lockout_seconds=_integer(env, "LOCKOUT_SECONDS", 900, 1),
+        max_sessions_per_user=_integer(env, "MAX_SESSIONS_PER_USER", 0, 0),
         leeway=_integer(env, "TOKEN_LEEWAY_SECONDS", 5, 0),
         auth_secret=secret.encode() if secret else None,
         auth_secret_arn=None if secret else secret_arn,

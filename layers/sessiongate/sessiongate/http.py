@@ -255,6 +255,35 @@ def lambda_handler_for(app: APIGatewayRestResolver) -> Callable[[dict, LambdaCon
     @metrics.log_metrics
     @tracer.capture_lambda_handler
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
+        if not accept_content_type(event):
+            return NOT_JSON_RESPONSE
         return app.resolve(event, context)
 
     return lambda_handler
+
+
+# Every body is JSON. Powertools would otherwise parse form and multipart bodies by their
+# Content-Type (a cross-site form needs no CORS preflight), answer other types with its own
+# 415 shape, and fail outright on a multipart type without a boundary.
+NOT_JSON_RESPONSE = {
+    "statusCode": 400,
+    "multiValueHeaders": {"Content-Type": ["application/json"], **{k: [v] for k, v in NO_STORE.items()}},
+    "body": json.dumps({"error": "invalid_request", "message": "Content-Type must be application/json"}),
+    "isBase64Encoded": False,
+}
+
+
+def accept_content_type(event: dict) -> bool:
+    """True unless the request has a body of another Content-Type than JSON (none means JSON);
+    normalises the header in the event so the resolver reads `APPLICATION/JSON` as JSON too."""
+    if not event.get("body"):
+        return True
+    for key, as_list in (("headers", False), ("multiValueHeaders", True)):
+        headers: dict[str, Any] = event.get(key) or {}
+        for name in [n for n in headers if n.lower() == "content-type"]:
+            values = headers[name] if as_list else [headers[name]]
+            media = [str(v).split(";", 1)[0].strip().lower() for v in values or []]
+            if any(m != "application/json" for m in media):
+                return False
+            headers[name] = ["application/json"] * len(media) if as_list else "application/json"
+    return True

@@ -43,8 +43,9 @@ class UserRole(StrEnum):
 class _Meta:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     # The authorizer has 5 s in all: fail fast (and closed) rather than wait on a slow call.
+    # DYNAMODB_TIMEOUT_SECONDS raises it for slow local backends (moto on a loaded machine).
     connect_timeout_seconds = 2
-    read_timeout_seconds = 3
+    read_timeout_seconds = int(os.environ.get("DYNAMODB_TIMEOUT_SECONDS") or 3)
     max_retry_attempts = 2
 
 
@@ -84,6 +85,7 @@ class ByUserIndex(GlobalSecondaryIndex["Session"]):
         projection = KeysOnlyProjection()
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    created_at = NumberAttribute(range_key=True, attr_name="createdAt")
 
 
 class ByExpiryIndex(GlobalSecondaryIndex["Session"]):
@@ -220,6 +222,7 @@ def delete_session(session_id: str) -> None:
 
 
 def session_ids_of_user(user_id: str) -> list[str]:
+    """The user's session ids, oldest first (the index is eventually consistent)."""
     with backend_errors():
         return [s.id for s in Session.by_user.query(user_id)]
 

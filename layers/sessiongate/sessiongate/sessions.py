@@ -181,9 +181,21 @@ def sign_in(
         source_ip=source_ip or None,
     )
     models.put_new_session(session)
+    if settings.max_sessions_per_user:
+        _drop_oldest_sessions(user.id, keep=settings.max_sessions_per_user, new_session_id=session_id)
     metrics.add_metric(name="SignIns", unit="Count", value=1)
     logger.info("signed in", user_id=user.id, session_id=session_id)
     return _issue(settings, keys, session, refresh, now)
+
+
+def _drop_oldest_sessions(user_id: str, *, keep: int, new_session_id: str) -> None:
+    """Revoke the oldest sessions beyond `keep` (MAX_SESSIONS_PER_USER), never the new one.
+    The byUser index lags its table by a moment, so the new session may not be listed yet."""
+    others = [sid for sid in models.session_ids_of_user(user_id) if sid != new_session_id]
+    excess = len(others) + 1 - keep
+    if excess > 0:
+        models.delete_sessions(others[:excess])
+        metrics.add_metric(name="SessionsLimited", unit="Count", value=excess)
 
 
 # --- authorizer -----------------------------------------------------------------------

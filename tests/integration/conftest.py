@@ -1,4 +1,9 @@
-"""Integration tier: a real moto server on loopback, tables built from template.yaml."""
+"""Integration tier: a real DynamoDB on loopback, tables built from template.yaml.
+
+The DynamoDB is moto's server (default) or AWS's DynamoDB Local with
+SESSIONGATE_BACKEND=dynamodb-local (`make test-ddblocal`). Secrets Manager is
+always moto's.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +20,44 @@ from moto.server import ThreadedMotoServer
 from local.template import create_tables, load_template, repo_root
 from tests.conftest import TEST_SECRET
 
+BACKENDS = ("moto", "dynamodb-local")
+BACKEND = os.environ.get("SESSIONGATE_BACKEND") or "moto"
+if BACKEND not in BACKENDS:
+    raise pytest.UsageError(f"SESSIONGATE_BACKEND={BACKEND!r}: expected one of {', '.join(BACKENDS)}")
+
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
+    """A moto server on loopback: Secrets Manager always; DynamoDB too unless the backend is DynamoDB Local."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    if BACKEND == "moto":
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = endpoint
     yield endpoint
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The DynamoDB under test (SESSIONGATE_BACKEND), with AWS_ENDPOINT_URL_DYNAMODB pointing at it."""
+    if BACKEND == "moto":
+        yield request.getfixturevalue("moto_endpoint")
+        return
+    from local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
+
+    ddb = DynamoDBLocal()
+    try:
+        endpoint = ddb.start()
+    except DynamoDBLocalError as exc:
+        pytest.fail(f"SESSIONGATE_BACKEND=dynamodb-local: {exc}", pytrace=False)
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    try:
+        yield endpoint
+    finally:
+        ddb.stop()  # by PID, at the end of the session
 
 
 @pytest.fixture(scope="session")
@@ -41,13 +73,31 @@ class Tables:
 
 
 @pytest.fixture
-def tables(moto_endpoint: str, template: dict) -> Tables:
-    """Fresh tables for each test: reset moto, then create them exactly as the template declares."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"))  # noqa: S310
-    client = boto3.client("dynamodb", endpoint_url=moto_endpoint)
+def tables(dynamodb_endpoint: str, template: dict) -> Tables:
+    """Fresh tables for each test, created exactly as the template declares: on moto after its reset API,
+    on DynamoDB Local (which has no reset) after deleting every table."""
+    client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint)
+    if BACKEND == "moto":
+        urllib.request.urlopen(urllib.request.Request(f"{dynamodb_endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+    else:
+        for name in client.list_tables()["TableNames"]:  # a test session makes two tables: one page
+            client.delete_table(TableName=name)
+            client.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     names = {"SessionsTable": os.environ["SESSIONS_TABLE"], "UsersTable": os.environ["USERS_TABLE"]}
     create_tables(client, template, names)
     return Tables(client, names["SessionsTable"], names["UsersTable"])
+
+
+@pytest.fixture
+def expired_rows_stay(tables: Tables) -> None:
+    """Rows written already expired stay until something deletes them, as on moto (which never runs TTL) and,
+    for days, on AWS. DynamoDB Local's TTL deletes expired items within about a second: there, this switches
+    TTL off on both tables for the test (the next test gets them recreated with TTL on)."""
+    if BACKEND == "dynamodb-local":
+        for name in (tables.sessions, tables.users):
+            tables.client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": "expires"}
+            )
 
 
 @pytest.fixture(scope="session")

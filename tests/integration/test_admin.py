@@ -204,3 +204,13 @@ def test_stack_option_reads_table_names_from_the_stack_outputs(user, tables, mot
     )
     assert done.returncode == 0, done.stderr
     assert [u["email"] for u in json.loads(done.stdout)["users"]] == ["ada@example.com"]
+
+
+@pytest.mark.parametrize("argv", [["delete-user", "x" * 3000], ["list-sessions", ""], ["revoke-session", "s" * 2049]])
+def test_impossible_keys_are_not_found_not_an_outage(tables, capsys, argv):
+    # DynamoDB refuses such keys (ValidationException); they name nothing: 4, never 5
+    assert run(capsys, *argv)[0] == 4
+
+
+def test_an_oversized_email_is_a_bad_argument(tables, capsys):
+    assert run(capsys, "delete-user", "a" * 2100 + "@example.com")[0] == 2

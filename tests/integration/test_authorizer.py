@@ -100,7 +100,7 @@ def test_expired_token_is_unauthorized(issued):
     assert_unauthorized(f"Bearer {forge({**claims_of(issued), 'iat': now - 100, 'exp': now})}")
 
 
-def test_expired_session_row_is_unauthorized_even_with_a_live_token(issued, tables):
+def test_expired_session_row_is_unauthorized_even_with_a_live_token(issued, tables, expired_rows_stay):
     # C08: TTL has not removed the row; the authorizer checks expires itself
     set_session_attr(tables, issued.session_id, "expires", int(time.time()) - 1)
     assert_unauthorized(f"Bearer {issued.access_token}")
@@ -151,3 +151,17 @@ def test_one_read_and_no_write_per_authorization(issued):
         client.meta.events.unregister("before-call.dynamodb")
     assert calls == ["GetItem"]
     assert tokens.ACCESS_TOKEN_TYPE == jwt.get_unverified_header(issued.access_token)["typ"]
+
+
+def test_denials_are_counted_by_reason_and_outages_as_failures(issued, capsys):
+    # Given one bad token and one DynamoDB outage
+    assert_unauthorized("Bearer not-a-token")
+    client = Session._get_connection().connection.client
+    with Stubber(client) as stubber:
+        for _ in range(5):
+            stubber.add_client_error("get_item", service_error_code="InternalServerError", http_status_code=500)
+        assert_unauthorized(f"Bearer {issued.access_token}")
+    # Then the metrics say which was which (EMF lines on stdout)
+    out = capsys.readouterr().out.replace(" ", "")
+    assert '"reason":"invalid_token"' in out and '"reason":"backend_unavailable"' in out
+    assert '"AuthorizerFailures":[1.0]' in out

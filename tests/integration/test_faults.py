@@ -241,7 +241,7 @@ def make_expired(count: int, now: int) -> set[str]:
     return ids
 
 
-def test_sweeper_resumes_after_any_fault_without_losing_or_double_counting(tables, injector):
+def test_sweeper_resumes_after_any_fault_without_losing_or_double_counting(tables, injector, expired_rows_stay):
     now = int(time.time())
     expired = make_expired(6, now)
     injector.fail_at = None

@@ -103,7 +103,7 @@ def test_refresh_of_a_swept_session_is_401_and_creates_nothing(issued, tables):
     assert tables.client.scan(TableName=tables.sessions)["Count"] == 0
 
 
-def test_refresh_of_an_expired_row_is_401(issued, tables):
+def test_refresh_of_an_expired_row_is_401(issued, tables, expired_rows_stay):
     # C08
     set_session_attr(tables, issued.session_id, "expires", int(time.time()) - 1)
     assert refresh(issued.refresh_token)["statusCode"] == 401

@@ -13,6 +13,8 @@ from sessiongate.errors import ServiceUnavailable
 from sessiongate.models import Session
 from tests.helpers import FakeContext, load_event
 
+pytestmark = pytest.mark.usefixtures("expired_rows_stay")  # the tests count expired rows: no TTL deleting them
+
 
 def make_session(expires: int) -> str:
     session_id = secrets.token_urlsafe(32)

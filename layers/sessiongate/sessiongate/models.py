@@ -175,7 +175,18 @@ def claim_key(email: str) -> str:
 # --- sessions -------------------------------------------------------------------------
 
 
+# DynamoDB refuses (ValidationException) an empty partition key or one over 2048 bytes:
+# such a key names no item, so it is answered as "not found" without a call.
+MAX_KEY_BYTES = 2048
+
+
+def _possible_key(key: str) -> bool:
+    return 0 < len(key.encode()) <= MAX_KEY_BYTES
+
+
 def get_session(session_id: str) -> Session | None:
+    if not _possible_key(session_id):
+        return None
     with backend_errors():
         try:
             return Session.get(session_id, consistent_read=True)
@@ -223,6 +234,8 @@ def delete_session(session_id: str) -> None:
 
 def session_ids_of_user(user_id: str) -> list[str]:
     """The user's session ids, oldest first (the index is eventually consistent)."""
+    if not _possible_key(user_id):
+        return []
     with backend_errors():
         return [s.id for s in Session.by_user.query(user_id)]
 
@@ -257,6 +270,8 @@ def delete_if_expired(session_id: str, now: int) -> bool:
 
 
 def get_claim(email: str) -> EmailClaim | None:
+    if not _possible_key(claim_key(email)):
+        return None
     with backend_errors():
         try:
             return EmailClaim.get(claim_key(email), consistent_read=True)
@@ -265,6 +280,8 @@ def get_claim(email: str) -> EmailClaim | None:
 
 
 def get_user(user_id: str) -> User | None:
+    if not _possible_key(user_id):
+        return None
     with backend_errors():
         try:
             return User.get(user_id, consistent_read=True)

@@ -362,10 +362,11 @@ def create_user(passwords: Passwords, *, email: str, password: str, name: str | 
 
 
 def find_user(email_or_id: str) -> User:
-    user = models.get_user(email_or_id)
-    if user is None and "@" in email_or_id:
+    if "@" in email_or_id:
         claim = models.get_claim(normalize_email(email_or_id))
         user = models.get_user(claim.user_id) if claim is not None and claim.user_id else None
+    else:
+        user = models.get_user(email_or_id)
     if user is None:
         raise UserNotFound(email_or_id)
     return user

@@ -277,6 +277,7 @@ class FunctionPool:
         return error
 
     def invoke(self, event: str, tenant_id: str | None = None) -> str:
+        event = with_fresh_request_id(event)
         worker = self._acquire()
         if worker is None:
             worker, error = self._start()
@@ -358,3 +359,18 @@ class ProcessLambdaRunner:
             thread.start()
         for thread in threads:
             thread.join(timeout=15)
+
+
+def with_fresh_request_id(event: str) -> str:
+    """A new requestContext.requestId per request, as API Gateway gives. SAM CLI 1.170's
+    RequestContext takes its default request id from an argument default, evaluated once,
+    so every proxy event would otherwise carry the same id (and the same correlation id)."""
+    try:
+        payload = json.loads(event)
+    except ValueError:
+        return event
+    context = payload.get("requestContext") if isinstance(payload, dict) else None
+    if not isinstance(context, dict) or "requestId" not in context:
+        return event
+    context["requestId"] = str(uuid.uuid4())
+    return json.dumps(payload)

@@ -338,3 +338,14 @@ def test_sigterm_stops_everything_it_started_and_exits_0(launch_stack, tmp_path)
     assert stack.stop() == 0
     # Then moto and every sandbox are gone
     assert wait_for(lambda: all(_gone(pid) for pid in children), timeout=10), children
+
+
+@pytest.mark.e2e
+def test_every_request_gets_its_own_request_id(stack: LocalStack) -> None:
+    # Given two sign-ins, then their logs carry two different correlation ids (requestContext.requestId)
+    before = stack.log()
+    stack.sign_in()
+    stack.sign_in()
+    new_lines = stack.log()[len(before) :]
+    ids = set(re.findall(r'"message":"signed in".*?"correlation_id":"([0-9a-f-]{36})"', new_lines))
+    assert len(ids) == 2, new_lines[-2000:]

@@ -210,3 +210,8 @@ def test_json_content_type_in_any_case_is_json(user):
     body = json.dumps({"email": "ada@example.com", "password": DEMO_PASSWORD})
     event = proxy_event("sign_in", raw_body=body, headers={"Content-Type": "APPLICATION/JSON; charset=UTF-8"})
     assert sign_in.lambda_handler(event, FakeContext())["statusCode"] == 200
+
+
+def test_invalid_json_says_so():
+    response = sign_in.lambda_handler(proxy_event("sign_in", raw_body="{not json"), FakeContext())
+    assert response_json(response) == {"error": "invalid_request", "message": "body is not valid JSON"}

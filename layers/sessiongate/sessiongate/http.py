@@ -185,6 +185,8 @@ def token_response(issued: IssuedTokens) -> Response:
 def _validation_message(exc: RequestValidationError) -> str:
     # Name the field and the rule, never echo the input (it may be a password).
     first: dict[str, Any] = next(iter(exc.errors()), {})
+    if first.get("type") == "json_invalid":
+        return "body is not valid JSON"
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
     return f"{where}: {first.get('msg', 'invalid')}"
 

@@ -48,15 +48,20 @@ def test_every_route_of_the_template_is_described_with_its_auth(document: dict[s
         for path, item in document["paths"].items()
         for method, operation in item.items()
     }
-    assert set(operations) == {
-        ("POST", "/auth/sign-in"),
-        ("POST", "/auth/refresh"),
+    public = {("POST", "/auth/sign-in"), ("POST", "/auth/refresh")}
+    bearer = {
         ("POST", "/auth/sign-out"),
         ("GET", "/me"),
+        ("GET", "/auth/sessions"),
+        ("DELETE", "/auth/sessions/{session_id}"),
+        ("POST", "/auth/sign-out-all"),
+        ("POST", "/auth/password"),
+        ("GET", "/admin/users/{user_id}/sessions"),
     }
-    for key in [("POST", "/auth/sign-in"), ("POST", "/auth/refresh")]:
+    assert set(operations) == public | bearer
+    for key in public:
         assert operations[key]["security"] == [], key
-    for key in [("POST", "/auth/sign-out"), ("GET", "/me")]:
+    for key in bearer:
         assert operations[key]["security"] == [{"bearerAuth": []}], key
         assert {"401", "403"} <= set(operations[key]["responses"]), key
     for key, operation in operations.items():

@@ -57,3 +57,7 @@ class UserNotFound(SessionGateError):
 
 class SessionNotFound(SessionGateError):
     """No live session has this id."""
+
+
+class Forbidden(SessionGateError):
+    """The caller is signed in but their role may not do this (403)."""

@@ -18,12 +18,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from sessiongate.errors import (
+    Forbidden,
     InvalidCredentials,
     InvalidRequest,
     InvalidToken,
     RefreshConflict,
     ServiceUnavailable,
+    SessionNotFound,
     TooManyAttempts,
+    UserNotFound,
 )
 from sessiongate.models import UserRole
 from sessiongate.observability import logger, metrics, tracer
@@ -56,6 +59,17 @@ class RefreshRequest(BaseModel):
 # a response against them at run time, so what a handler sends is exactly what error(),
 # json_response() and token_response() build. tools/openapi.py merges the functions'
 # descriptions into openapi.json; the e2e tier checks real responses against it.
+
+
+class SignOutAllRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    keepCurrent: bool = Field(default=False, description="Keep the calling session signed in.")
+
+
+class PasswordChangeRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    currentPassword: str = Field(min_length=1, max_length=1024)
+    newPassword: str = Field(min_length=8, max_length=1024)
 
 
 class UserInfo(BaseModel):
@@ -95,6 +109,27 @@ class MeResponse(BaseModel):
     session: SessionInfo
 
 
+class SessionListItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1)
+    createdAt: str = Field(json_schema_extra={"format": "date-time"})
+    rotatedAt: str = Field(json_schema_extra={"format": "date-time"}, description="Last refresh (or sign-in).")
+    expires: str = Field(json_schema_extra={"format": "date-time"})
+    userAgent: str | None
+    sourceIp: str | None
+    current: bool = Field(description="The session of the calling token.")
+
+
+class SessionsResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sessions: list[SessionListItem]
+
+
+class RevokedResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sessionsRevoked: int = Field(ge=0)
+
+
 class ErrorResponse(BaseModel):
     model_config = ConfigDict(extra="forbid")
     error: str = Field(description="Stable machine-readable code.")
@@ -106,7 +141,10 @@ ERROR_CODES: dict[str, tuple[int, bool, str]] = {
     "invalid_request": (400, False, "the body is not JSON, or a field is missing, of the wrong type or out of bounds"),
     "invalid_credentials": (401, False, "unknown email, wrong password or disabled user (indistinguishable)"),
     "invalid_token": (401, False, "the token is unknown, expired, revoked or reused"),
+    "forbidden": (403, False, "the caller's role may not use this route"),
     "not_found": (404, False, "no such route"),
+    "session_not_found": (404, False, "no live session of the caller has this id"),
+    "user_not_found": (404, False, "no user has this id"),
     "refresh_conflict": (409, True, "a concurrent refresh rotated this token; retry with the newest one"),
     "too_many_attempts": (429, True, "too many failed sign-ins for this email; wait Retry-After seconds"),
     "service_unavailable": (503, True, "a backing service failed and nothing was written; retry"),
@@ -191,6 +229,23 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}"
 
 
+# Domain error -> (status, code, message); an error with `retry_after` also sends Retry-After.
+DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
+    InvalidCredentials: (401, "invalid_credentials", "Invalid email or password."),
+    InvalidToken: (401, "invalid_token", "The token is invalid, expired or revoked."),
+    Forbidden: (403, "forbidden", "This route needs another role."),
+    SessionNotFound: (404, "session_not_found", "No such session."),
+    UserNotFound: (404, "user_not_found", "No such user."),
+    RefreshConflict: (
+        409,
+        "refresh_conflict",
+        "The refresh token was just rotated by another request; retry with the newest one.",
+    ),
+    TooManyAttempts: (429, "too_many_attempts", "Too many failed sign-ins; try again later."),
+    ServiceUnavailable: (503, "service_unavailable", "Try again shortly."),
+}
+
+
 def build_resolver() -> APIGatewayRestResolver:
     """A REST resolver that validates bodies and maps each domain error to its response."""
     app = APIGatewayRestResolver(enable_validation=True)
@@ -204,41 +259,39 @@ def build_resolver() -> APIGatewayRestResolver:
         message = str(exc) if isinstance(exc, InvalidRequest) else "body is not valid base64-encoded UTF-8"
         return error(400, "invalid_request", message)
 
-    @app.exception_handler(InvalidCredentials)
-    def _invalid_credentials(exc: InvalidCredentials) -> Response:
-        return error(401, "invalid_credentials", "Invalid email or password.")
-
-    @app.exception_handler(InvalidToken)
-    def _invalid_token(exc: InvalidToken) -> Response:
-        return error(401, "invalid_token", "The token is invalid, expired or revoked.")
-
-    @app.exception_handler(TooManyAttempts)
-    def _too_many(exc: TooManyAttempts) -> Response:
-        return error(
-            429,
-            "too_many_attempts",
-            "Too many failed sign-ins; try again later.",
-            {"Retry-After": str(exc.retry_after)},
-        )
-
-    @app.exception_handler(RefreshConflict)
-    def _conflict(exc: RefreshConflict) -> Response:
-        return error(
-            409,
-            "refresh_conflict",
-            "The refresh token was just rotated by another request; retry with the newest one.",
-            {"Retry-After": str(exc.retry_after)},
-        )
-
-    @app.exception_handler(ServiceUnavailable)
-    def _unavailable(exc: ServiceUnavailable) -> Response:
-        return error(503, "service_unavailable", "Try again shortly.", {"Retry-After": str(exc.retry_after)})
+    @app.exception_handler(list(DOMAIN_ERRORS))
+    def _domain_error(exc: Exception) -> Response:
+        status, code, message = DOMAIN_ERRORS[type(exc)]
+        retry_after = getattr(exc, "retry_after", None)
+        return error(status, code, message, {"Retry-After": str(retry_after)} if retry_after is not None else None)
 
     @app.not_found
     def _not_found(exc: Exception) -> Response:
         return error(404, "not_found", "No such route.")
 
     return app
+
+
+def role_of(app: APIGatewayRestResolver) -> str:
+    """The caller's role from the authorizer context."""
+    return str(app.current_event.request_context.authorizer.get_context().get("role") or "")
+
+
+def session_list(sessions: list[Any], current_session_id: str) -> dict[str, Any]:
+    return {
+        "sessions": [
+            {
+                "id": s.id,
+                "createdAt": iso8601(int(s.created_at)),
+                "rotatedAt": iso8601(int(s.rotated_at)),
+                "expires": iso8601(s.expires_epoch),
+                "userAgent": s.user_agent,
+                "sourceIp": s.source_ip,
+                "current": s.id == current_session_id,
+            }
+            for s in sessions
+        ]
+    }
 
 
 def principal_of(app: APIGatewayRestResolver) -> tuple[str, str]:

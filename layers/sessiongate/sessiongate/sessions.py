@@ -115,6 +115,14 @@ def _issue(settings: Settings, keys: KeySet, session: Session, refresh: tokens.R
     return IssuedTokens(access, refresh.value, access_expires - now, session.id, session.expires_epoch, view)
 
 
+def _refuse_when_locked(settings: Settings, claim: models.EmailClaim | None, now: int) -> None:
+    if claim is not None and claim.failed_sign_ins >= settings.max_failed_sign_ins:
+        locked_until = int(claim.last_failed_at or 0) + settings.lockout_seconds
+        if locked_until > now:
+            metrics.add_metric(name="SignInsLocked", unit="Count", value=1)
+            raise TooManyAttempts(locked_until - now)
+
+
 # --- sign-in --------------------------------------------------------------------------
 
 
@@ -137,11 +145,7 @@ def sign_in(
     """
     email = normalize_email(email)
     claim = models.get_claim(email)
-    if claim is not None and claim.failed_sign_ins >= settings.max_failed_sign_ins:
-        locked_until = int(claim.last_failed_at or 0) + settings.lockout_seconds
-        if locked_until > now:
-            metrics.add_metric(name="SignInsLocked", unit="Count", value=1)
-            raise TooManyAttempts(locked_until - now)
+    _refuse_when_locked(settings, claim, now)
     user = models.get_user(claim.user_id) if claim is not None and claim.user_id else None
 
     verified = passwords.verify(user.password_hash if user else passwords.dummy_hash, password)
@@ -269,6 +273,60 @@ def _superseded(
     metrics.add_metric(name="RefreshReuseDetected", unit="Count", value=1)
     logger.warning("refresh token reuse: session revoked", session_id=session.id, user_id=session.user_id)
     raise InvalidToken("refresh token reused")
+
+
+# --- the signed-in user's own sessions and password --------------------------------------
+
+
+def revoke_own_session(*, user_id: str, session_id: str) -> None:
+    """Revoke one of the caller's sessions; another user's answers exactly like a missing one."""
+    session = models.get_session(session_id)
+    if session is None or session.user_id != user_id:
+        raise SessionNotFound(session_id)
+    models.delete_session(session_id)
+
+
+def sign_out_everywhere(*, user_id: str, keep_session_id: str | None) -> int:
+    """Revoke every session of the user, or every one but `keep_session_id`."""
+    doomed = [sid for sid in models.session_ids_of_user(user_id) if sid != keep_session_id]
+    models.delete_sessions(doomed)
+    metrics.add_metric(name="SignOuts", unit="Count", value=len(doomed))
+    return len(doomed)
+
+
+def change_password(
+    settings: Settings,
+    passwords: Passwords,
+    *,
+    user_id: str,
+    session_id: str,
+    current_password: str,
+    new_password: str,
+    now: int,
+) -> int:
+    """Re-check the current password, store a new hash, revoke every other session (ASVS 7.4.3).
+
+    A wrong current password counts as a failed sign-in of the email, so this route is no
+    way around the lockout. Returns how many sessions were revoked.
+    """
+    user = models.get_user(user_id)
+    if user is None or user.disabled:
+        raise InvalidToken("user unknown or disabled")
+    claim = models.get_claim(user.email)
+    _refuse_when_locked(settings, claim, now)
+    if not passwords.verify(user.password_hash, current_password):
+        models.record_failed_sign_in(
+            user.email,
+            now=now,
+            window=settings.lockout_seconds,
+            has_user=True,
+            last_failed_at=int(claim.last_failed_at) if claim is not None and claim.last_failed_at else None,
+        )
+        raise InvalidCredentials()
+    models.update_password_hash(user, passwords.hash(new_password))
+    revoked = sign_out_everywhere(user_id=user_id, keep_session_id=session_id)
+    logger.info("password changed", user_id=user_id, sessions_revoked=revoked)
+    return revoked
 
 
 # --- sign-out and the current user ------------------------------------------------------

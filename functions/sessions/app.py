@@ -1,0 +1,70 @@
+"""The signed-in user's sessions: list them, revoke one, sign out everywhere."""
+
+import time
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from sessiongate import sessions
+from sessiongate.http import (
+    NO_STORE,
+    RevokedResponse,
+    SessionsResponse,
+    SignOutAllRequest,
+    build_resolver,
+    json_response,
+    lambda_handler_for,
+    principal_of,
+    route_responses,
+    session_list,
+)
+
+app = build_resolver()
+
+
+@app.get(
+    "/auth/sessions",
+    operation_id="listSessions",
+    summary="The caller's live sessions",
+    responses=route_responses(
+        200, SessionsResponse, "Live sessions, oldest first.", "invalid_token", "service_unavailable"
+    ),
+)
+def list_sessions() -> Response[str]:
+    user_id, session_id = principal_of(app)
+    return json_response(200, session_list(sessions.list_sessions(user_id, now=int(time.time())), session_id))
+
+
+@app.delete(
+    "/auth/sessions/<session_id>",
+    operation_id="revokeSession",
+    summary="Revoke one of the caller's sessions",
+    responses=route_responses(204, None, "Revoked.", "invalid_token", "session_not_found", "service_unavailable"),
+)
+def revoke_session(session_id: str) -> Response[None]:
+    user_id, _ = principal_of(app)
+    sessions.revoke_own_session(user_id=user_id, session_id=session_id)
+    return Response(status_code=204, headers=NO_STORE)
+
+
+@app.post(
+    "/auth/sign-out-all",
+    operation_id="signOutAll",
+    summary="Revoke every session of the caller (or every other one)",
+    responses=route_responses(
+        200,
+        RevokedResponse,
+        "How many sessions were revoked.",
+        "invalid_request",
+        "invalid_token",
+        "service_unavailable",
+    ),
+)
+def sign_out_all(request: Annotated[SignOutAllRequest | None, Body()] = None) -> Response[str]:
+    user_id, session_id = principal_of(app)
+    keep = session_id if request is not None and request.keepCurrent else None
+    return json_response(200, {"sessionsRevoked": sessions.sign_out_everywhere(user_id=user_id, keep_session_id=keep)})
+
+
+lambda_handler = lambda_handler_for(app)

@@ -126,10 +126,13 @@ def test_sign_out_all_with_or_without_the_current(keep, user, issued, tables, se
     assert remaining == ({issued.session_id} if keep else set())
 
 
-def test_sign_out_all_without_a_body_revokes_everything(user, issued, tables):
-    event = proxy_event("sign_out_all", authorizer=context(issued))
-    event.update(body=None)
-    assert response_json(sessions_fn.lambda_handler(event, FakeContext())) == {"sessionsRevoked": 1}
+def test_sign_out_all_with_an_empty_object_revokes_everything_and_other_bodies_are_400(user, issued, tables):
+    assert response_json(call(sessions_fn, "sign_out_all", issued, body={})) == {"sessionsRevoked": 1}
+    for raw in (None, "[null, null]", '{"keepCurrent": "yes"}'):
+        event = proxy_event("sign_out_all", authorizer=context(issued), raw_body=raw)
+        if raw is None:
+            event["body"] = None
+        assert sessions_fn.lambda_handler(event, FakeContext())["statusCode"] == 400, raw
 
 
 def test_password_change_rechecks_rehashes_and_revokes_the_others(user, issued, tables, settings, keys, passwords):

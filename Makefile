@@ -76,9 +76,12 @@ lint: $(VENV)/.installed
 validate: venv
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
+	$(VENV)/bin/cfn-lint examples/http-api/template.yaml
+	$(SAM) validate --lint -t examples/http-api/template.yaml
 
 build: venv
 	$(SAM) build
+	$(SAM) build -t examples/http-api/template.yaml --build-dir .aws-sam/examples/http-api
 
 # Cost as ratios to the irreducible work (bench/README.md): one table, and bench/results/latest.json.
 # BENCH_ARGS=--quick for a smoke run. The 100,000-session sweeper row uses DynamoDB Local when installed.

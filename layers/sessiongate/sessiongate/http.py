@@ -246,9 +246,20 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 
+def parse_json_body(text: str) -> Any:
+    """json.loads whose every refusal is a JSONDecodeError (which the resolver answers with 400):
+    absurd nesting raises RecursionError and a 4,300-digit integer ValueError otherwise."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as exc:
+        raise json.JSONDecodeError(f"unparseable JSON ({type(exc).__name__})", text[:64], 0) from None
+
+
 def build_resolver() -> APIGatewayRestResolver:
     """A REST resolver that validates bodies and maps each domain error to its response."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_body(exc: RequestValidationError) -> Response:

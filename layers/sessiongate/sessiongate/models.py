@@ -160,6 +160,8 @@ class EmailClaim(Model):
 
 
 CLAIM_PREFIX = "email#"
+# A user id no user has (ids are uuid4 hex): read in place of the user of an unknown email.
+ABSENT_USER_ID = "absent-user"
 
 
 def prepare_clients() -> None:

@@ -146,7 +146,8 @@ def sign_in(
     email = normalize_email(email)
     claim = models.get_claim(email)
     _refuse_when_locked(settings, claim, now)
-    user = models.get_user(claim.user_id) if claim is not None and claim.user_id else None
+    # One user read whether or not the email exists: the same DynamoDB work as a wrong password.
+    user = models.get_user(claim.user_id if claim is not None and claim.user_id else models.ABSENT_USER_ID)
 
     verified = passwords.verify(user.password_hash if user else passwords.dummy_hash, password)
     if user is None or not verified or user.disabled:

@@ -17,9 +17,15 @@ from sessiongate.keys import KeySet
 
 ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a JWT typ, not a secret
+# The cookie an access token may travel in when a request has no Authorization header.
+ACCESS_TOKEN_COOKIE = "sg_access"  # noqa: S105 - a cookie name, not a secret
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "role", "iat", "exp")
 # A real token is ~400 bytes; refusing big ones early bounds the work an attacker can cause.
 MAX_TOKEN_LENGTH = 4096
+
+# Exactly what we issue: three unpadded base64url parts. PyJWT also takes a padded signature
+# (one more spelling of the same token, which would miss caches and exact-string denylists).
+_JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 REFRESH_PREFIX = "rt1"
 _TAG_LABEL = "refresh-tag/v1"
@@ -80,8 +86,8 @@ def verify_access_token(
     slightly in the future, and a token whose exp - iat exceeds the configured lifetime
     is refused even with a good signature.
     """
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-        raise InvalidToken("token missing or too long")
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _JWS_COMPACT.fullmatch(token):
+        raise InvalidToken("token missing, too long or not three base64url parts")
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM or header.get("typ") != ACCESS_TOKEN_TYPE:

@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.env import ROOT, SESSIONS_TABLE, USERS_TABLE, set_environment
 
-GOALS = {"authorizer": 1.25, "cold": 1.3, "sweeper": 1.1, "sign-in": 1.2}
+GOALS = {"authorizer": 1.25, "cold": 1.3, "sweeper": 1.1, "sign-in": 1.2, "enumeration": 1.1}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -111,8 +111,15 @@ def main(argv: list[str] | None = None) -> int:
             time_limit_s=10 if quick else 180,
             goal=GOALS["sign-in"],
         )
+        enumeration = warm.enumeration_rows(
+            pairs=4 if quick else 40,
+            warmup=1 if quick else 3,
+            time_limit_s=10 if quick else 120,
+            goal=GOALS["enumeration"],
+        )
         rows.extend(sweeper_rows(args, endpoint, notes, row_from_dict))
         rows.append(sign_in)
+        rows.extend(enumeration)
     finally:
         if sys.stdout is not out:
             sys.stdout.close()

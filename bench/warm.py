@@ -207,3 +207,72 @@ def sign_in_breakdown(module: Any, handler: Any, runs: int) -> dict[str, Any]:
         "dynamodb_calls": calls_made,
         "rest_median_ms": round(statistics.median(rests), 3),
     }
+
+
+def enumeration_rows(*, pairs: int, warmup: int, time_limit_s: float, goal: float) -> list[Row]:
+    """Failed sign-ins must not tell an attacker whether the email exists: the median time of
+    each failure kind against a wrong password for a real account (reported as the larger
+    of a/b and b/a, so the goal 0.9-1.1 reads as <= 1.1)."""
+    import dataclasses
+
+    from functions.sign_in import app as sign_in
+    from sessiongate import models
+    from sessiongate.passwords import Passwords
+
+    passwords = Passwords()
+    known, disabled = new_account(passwords, "enum-known"), new_account(passwords, "enum-disabled")
+    user = models.get_user(disabled.user_id)
+    assert user is not None
+    models.update_user(user, disabled=True)
+    unknown = Account(f"bench-nobody-{secrets.token_hex(4)}@example.com", "wrong-password-1", "")
+    context = FakeContext(function_name="SignInFunction", memory_limit_in_mb=1024)
+
+    def attempt(account: Account, password: str, expected: int) -> Any:
+        def run() -> None:
+            status = sign_in.lambda_handler(sign_in_event(account, password), context)["statusCode"]
+            if status != expected:
+                raise AssertionError(f"sign-in answered {status}, expected {expected}")
+
+        return run
+
+    original = sign_in.settings
+    rows = []
+    try:
+        # Counting stays on (it is part of the cost), the lock out of reach.
+        sign_in.settings = dataclasses.replace(original, max_failed_sign_ins=10**9)
+        wrong = attempt(known, "not-the-password", 401)
+        for name, other in (
+            ("unknown email", attempt(unknown, "not-the-password", 401)),
+            ("disabled user", attempt(disabled, disabled.password, 401)),
+        ):
+            samples = interleave(other, wrong, pairs=pairs, warmup=warmup, time_limit_s=time_limit_s)
+            spread = max(samples.ratio, 1 / samples.ratio)
+            raw = samples.summary(name.replace(" ", "_"), "wrong_password")
+            rows.append(
+                Row(
+                    f"sign-in timing: {name} vs wrong password",
+                    spread,
+                    goal,
+                    f"medians {raw[name.replace(' ', '_') + '_median_ms']:.2f} ms vs "
+                    f"{raw['wrong_password_median_ms']:.2f} ms ({samples.n} interleaved pairs)",
+                    raw,
+                )
+            )
+        # Locked: both emails over the limit answer 429 without a password verify.
+        sign_in.settings = dataclasses.replace(original, max_failed_sign_ins=1)
+        locked_known, locked_unknown = attempt(known, "x-wrong-1", 429), attempt(unknown, "x-wrong-1", 429)
+        samples = interleave(locked_unknown, locked_known, pairs=pairs, warmup=warmup, time_limit_s=time_limit_s)
+        raw = samples.summary("locked_unknown", "locked_known")
+        rows.append(
+            Row(
+                "sign-in timing: locked unknown vs locked known email",
+                max(samples.ratio, 1 / samples.ratio),
+                goal,
+                f"medians {raw['locked_unknown_median_ms']:.2f} ms vs "
+                f"{raw['locked_known_median_ms']:.2f} ms ({samples.n} interleaved pairs)",
+                raw,
+            )
+        )
+    finally:
+        sign_in.settings = original
+    return rows

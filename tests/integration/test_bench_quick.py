@@ -24,6 +24,9 @@ EXPECTED_ROWS = [
     "authorizer cold start (as built)",
     "authorizer cold start (with .pyc)",
     "sign-in cost",
+    "sign-in timing: unknown email vs wrong password",
+    "sign-in timing: disabled user vs wrong password",
+    "sign-in timing: locked unknown vs locked known email",
 ]
 
 

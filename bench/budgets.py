@@ -30,11 +30,11 @@ class Budget:
 # The per-operation budgets of the issue "Make sessiongate's cost follow its work".
 BUDGETS = {
     "authorizer": Budget(1, 0, "one consistent GetItem, no write"),
-    "sign-in ok": Budget(2, 1, "email claim + user, one PutItem"),
-    "sign-in ok after failures": Budget(2, 2, "+1 write: clearing the failure counter"),
-    "sign-in failed (first failure)": Budget(2, 1, "one write: counting the failure"),
-    "sign-in failed (repeated)": Budget(2, 1, "one write: counting the failure"),
-    "sign-in failed (unknown email)": Budget(2, 1, "one write: counting the failure"),
+    "sign-in ok": Budget(2, 3, "email claim + user; reserve the attempt, give it back, PutItem"),
+    "sign-in ok after failures": Budget(2, 3, "the same as any success"),
+    "sign-in failed (first failure)": Budget(2, 1, "one write: the reserved attempt stays counted"),
+    "sign-in failed (repeated)": Budget(2, 1, "one write: the reserved attempt stays counted"),
+    "sign-in failed (unknown email)": Budget(2, 1, "one write: the reserved attempt stays counted"),
     "refresh": Budget(1, 1, "one GetItem + one conditional UpdateItem"),
     "sign-out": Budget(0, 1, "one DeleteItem"),
 }

@@ -64,6 +64,34 @@ def token_event(header: Any, method_arn: str = "arn:aws:execute-api:us-east-1:12
     return event
 
 
+def request_event(
+    headers: dict[str, Any] | None,
+    method_arn: str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/me",
+) -> dict[str, Any]:
+    """A REST REQUEST authorizer event with exactly these headers (multiValueHeaders to match)."""
+    event = load_event("authorizer_request")
+    event["methodArn"] = method_arn
+    event["headers"] = headers
+    event["multiValueHeaders"] = {k: [v] for k, v in headers.items()} if headers is not None else None
+    return event
+
+
+def http_api_event(
+    headers: dict[str, Any] | None,
+    route_arn: str = "arn:aws:execute-api:us-east-1:123456789012:abc123/$default/GET/me",
+    cookies: Any = None,
+) -> dict[str, Any]:
+    """An HTTP API payload 2.0 authorizer event with exactly these headers and cookies."""
+    event = load_event("authorizer_http_api")
+    event["routeArn"] = route_arn
+    event["headers"] = headers
+    if cookies is None:
+        event.pop("cookies", None)
+    else:
+        event["cookies"] = cookies
+    return event
+
+
 def response_json(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
 

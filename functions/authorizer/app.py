@@ -1,28 +1,37 @@
-"""REST TOKEN authorizer: Allow for a valid token of a live session, Unauthorized on any doubt.
+"""API Gateway Lambda authorizer: Allow for a valid token of a live session, Unauthorized on any doubt.
+
+One handler for three events: REST TOKEN (`type: TOKEN`), REST REQUEST (`type: REQUEST`, with
+`methodArn`; also HTTP API payload 1.0) and HTTP API payload 2.0 (`version: "2.0"`, `routeArn`,
+simple responses). Route roles (ROUTE_ROLES) become explicit Deny statements (REST) or
+`isAuthorized: false` (HTTP API); both answer 403.
 
 Kept small on purpose (no resolver, no pydantic, no argon2): its cold start is every
 API's latency.
 """
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerResponse,
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerRequestEvent,
     APIGatewayAuthorizerTokenEvent,
-    parse_api_gateway_arn,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sessiongate import models, sessions
-from sessiongate.config import load_settings
-from sessiongate.errors import ConfigError, InvalidToken, ServiceUnavailable
+from sessiongate import models, policy, sessions
+from sessiongate.config import load_route_rules, load_settings
+from sessiongate.errors import ConfigError, Forbidden, InvalidToken, ServiceUnavailable
 from sessiongate.keys import KeyProvider
 from sessiongate.observability import logger, metrics
+from sessiongate.sessions import Principal
+from sessiongate.tokens import ACCESS_TOKEN_COOKIE
 
 settings = load_settings()
+route_rules = load_route_rules()
 keys = KeyProvider(settings)
 
 try:  # present in the Lambda Python runtime (SnapStart hooks); absent elsewhere
@@ -48,30 +57,84 @@ def bearer_token(header: object) -> str:
     return token if scheme.lower() == "bearer" and token and " " not in token else ""
 
 
+def header_values(headers: object, name: str) -> list[Any]:
+    """Every value of the header `name` (lower case), matched case-insensitively; [] for no headers at all."""
+    if not isinstance(headers, Mapping):
+        return []
+    return [value for key, value in headers.items() if isinstance(key, str) and key.lower() == name]
+
+
+def cookie_value(cookies: list[Any], name: str) -> str:
+    """The value of the cookie `name` among `a=b; c=d` strings; "" when absent, or sent twice with two values."""
+    found = set()
+    for item in cookies:
+        for pair in item.split(";") if isinstance(item, str) else ():
+            key, sep, value = pair.partition("=")
+            if sep and key.strip() == name:
+                found.add(value.strip())
+    return found.pop() if len(found) == 1 else ""
+
+
+def request_token(headers: object, multi_value_headers: object = None, cookies: object = None) -> str:
+    """The access token of a REQUEST event: Authorization's Bearer token, or without that header the
+    access-token cookie. A repeated Authorization header gives no token (fail closed)."""
+    authorization = header_values(headers, "authorization")
+    listed = [
+        v for values in header_values(multi_value_headers, "authorization") if isinstance(values, list) for v in values
+    ]
+    if authorization or listed:
+        return bearer_token(authorization[0]) if len(authorization) == 1 and len(listed) <= 1 else ""
+    # HTTP/2 clients may send several Cookie headers; REST keeps them all in multiValueHeaders only.
+    jar = [c for values in header_values(multi_value_headers, "cookie") if isinstance(values, list) for c in values]
+    jar = jar or header_values(headers, "cookie")
+    return cookie_value([*(cookies if isinstance(cookies, list) else []), *jar], ACCESS_TOKEN_COOKIE)
+
+
+def _principal(access_token: str) -> Principal:
+    return sessions.authorize(settings, keys.current(), access_token=access_token, now=time.time())
+
+
+def _rest(event: dict[str, Any]) -> dict[str, Any]:
+    """An IAM policy for a REST TOKEN or REQUEST event (API Gateway caches it for later routes)."""
+    if event.get("type") == "TOKEN":
+        token_event = APIGatewayAuthorizerTokenEvent(event)
+        route = policy.route_of(token_event.get("methodArn"))
+        token = bearer_token(token_event.get("authorizationToken"))
+    elif event.get("type") == "REQUEST":
+        request = APIGatewayAuthorizerRequestEvent(event)
+        route = policy.route_of(request.get("methodArn"))
+        token = request_token(request.get("headers"), request.get("multiValueHeaders"))
+    else:
+        raise ValueError("not a TOKEN, REQUEST or payload 2.0 authorizer event")
+    return policy.rest_policy(_principal(token), route, route_rules)
+
+
+def _http_api(event: APIGatewayAuthorizerEventV2) -> dict[str, Any]:
+    """A simple response for an HTTP API payload 2.0 event."""
+    route = policy.route_of(event.get("routeArn"))
+    token = request_token(event.get("headers"), cookies=event.get("cookies"))
+    return policy.http_api_response(_principal(token), route, route_rules)
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics(raise_on_empty_metrics=False)
-@event_source(data_class=APIGatewayAuthorizerTokenEvent)
-def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext) -> dict:
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    http_api = isinstance(event, dict) and event.get("version") == "2.0"
     try:
-        route = parse_api_gateway_arn(event.method_arn)
-        principal = sessions.authorize(
-            settings, keys.current(), access_token=bearer_token(event.authorization_token), now=time.time()
-        )
-        policy = APIGatewayAuthorizerResponse(
-            principal_id=principal.user_id,
-            region=route.region,
-            aws_account_id=route.aws_account_id,
-            api_id=route.api_id,
-            stage=route.stage,
-            context=principal.context(),
-        )
-        # API Gateway caches this policy for the token and reuses it on every route of the API and stage.
-        policy.allow_all_routes()
+        if http_api:
+            answer = _http_api(APIGatewayAuthorizerEventV2(event))
+        elif isinstance(event, dict):
+            answer = _rest(event)
+        else:
+            raise TypeError("the event is not an object")
         metrics.add_metric(name="Authorizations", unit="Count", value=1)
-        return policy.asdict()
+        return answer
     except InvalidToken:
         reason = "invalid_token"
         logger.info("unauthorized", reason=reason)
+    except Forbidden:
+        reason = "forbidden"  # HTTP API only: a REST policy carries its Deny statements instead
+        logger.info("forbidden", reason=reason)
     except Exception as exc:  # noqa: BLE001 - fail closed: any bug or outage is a 401, never a 500 or an Allow
         reason = FAILURE_REASONS.get(type(exc), "unexpected")
         logger.exception("authorizer failure", reason=reason)
@@ -79,4 +142,8 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
     # A metric of its own, so the reason dimension does not spread to the other metrics.
     with single_metric(name="Denials", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as denial:
         denial.add_dimension(name="reason", value=reason)
+    if http_api:
+        # HTTP APIs document only isAuthorized for simple responses (403), and a 500 for anything
+        # they cannot read: a refusal is always this answer, never an exception.
+        return policy.http_api_denial()
     raise Exception("Unauthorized")  # noqa: TRY002 - the exact signal API Gateway turns into 401

@@ -187,6 +187,23 @@ def test_authorizer_result_is_cached_per_token_and_reused_across_routes(stack: L
     assert stack.invocations(authorizer) == before + 1
 
 
+def test_user_gets_403_on_an_admin_route_from_the_cached_policy(stack: LocalStack) -> None:
+    # Given a USER's fresh token whose policy API Gateway caches on GET /me (the template's RouteRoles)
+    authorizer = authorizer_function(stack)
+    tokens = stack.sign_in()
+    assert tokens["user"]["role"] == "USER"
+    before = stack.invocations(authorizer), stack.invocations("AdminApiFunction")
+    assert stack.request("GET", "/me", headers=bearer(tokens["accessToken"]))[0] == 200
+    # When the same token calls an ADMIN route
+    path = f"/admin/users/{tokens['user']['id']}/sessions"
+    status, _, body = stack.request("GET", path, headers=bearer(tokens["accessToken"]))
+    # Then API Gateway answers 403 from the cached policy's explicit Deny: neither the authorizer
+    # nor the admin function runs again, and the other routes still pass
+    assert (status, body) == (403, {"error": "forbidden", "message": "Forbidden"})
+    assert (stack.invocations(authorizer), stack.invocations("AdminApiFunction")) == (before[0] + 1, before[1])
+    assert stack.request("GET", "/me", headers=bearer(tokens["accessToken"]))[0] == 200
+
+
 def test_without_cache_every_request_invokes_the_authorizer(uncached_stack: LocalStack) -> None:
     authorizer = authorizer_function(uncached_stack)
     tokens = uncached_stack.sign_in()

@@ -10,10 +10,11 @@ from botocore.stub import Stubber
 
 from functions.authorizer import app as authorizer
 from sessiongate import sessions, tokens
+from sessiongate.config import load_route_rules
 from sessiongate.models import Session
 from tests.conftest import TEST_SECRET
 from tests.helpers import FakeContext, policy_allows, token_event
-from tests.integration.conftest import set_session_attr
+from tests.integration.conftest import DEMO_PASSWORD, set_session_attr
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/me"
 
@@ -165,3 +166,57 @@ def test_denials_are_counted_by_reason_and_outages_as_failures(issued, capsys):
     out = capsys.readouterr().out.replace(" ", "")
     assert '"reason":"invalid_token"' in out and '"reason":"backend_unavailable"' in out
     assert '"AuthorizerFailures":[1.0]' in out
+
+
+# --- route roles ------------------------------------------------------------------------
+
+API = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
+ADMIN_ROUTE = f"{API}/GET/admin/users/u1/sessions"
+
+
+@pytest.fixture
+def route_roles(monkeypatch, template):
+    """The authorizer with the template's default ROUTE_ROLES (RouteRoles parameter), as deployed."""
+    rules = load_route_rules({"ROUTE_ROLES": template["Parameters"]["RouteRoles"]["Default"]})
+    monkeypatch.setattr(authorizer, "route_rules", rules)
+    return rules
+
+
+@pytest.fixture
+def admin_issued(tables, settings, keys, passwords):
+    """A signed-in session of an ADMIN user."""
+    now = int(time.time())
+    admin = sessions.create_user(
+        passwords, email="root@example.com", password=DEMO_PASSWORD, name="Root", role="ADMIN", now=now
+    )
+    return sessions.sign_in(
+        settings, keys, passwords, email=admin.email, password=DEMO_PASSWORD, user_agent=None, source_ip=None, now=now
+    )
+
+
+@pytest.mark.parametrize("first_route", [ARN, ADMIN_ROUTE])
+def test_user_policy_denies_admin_routes_and_allows_the_others(issued, route_roles, first_route):
+    # Given a USER's token, whichever route API Gateway asked the authorizer about first
+    policy = call(f"Bearer {issued.access_token}", first_route)
+
+    # Then the one cached policy answers 403 (explicit Deny) on every ADMIN route...
+    for route in ("GET/admin/users/u1/sessions", "DELETE/admin/users/u1/sessions", "GET/admin"):
+        assert not policy_allows(policy, f"{API}/{route}"), route
+    assert any(s["Effect"] == "Deny" for s in policy["policyDocument"]["Statement"])
+    # ...and still allows every other route of the API and stage
+    for route in ("GET/me", "POST/auth/sign-out", "GET/auth/sessions", "GET/administrators", "GET/users/admin/x"):
+        assert policy_allows(policy, f"{API}/{route}"), route
+    assert policy["context"]["role"] == "USER"
+
+
+def test_admin_policy_allows_admin_routes(admin_issued, route_roles):
+    policy = call(f"Bearer {admin_issued.access_token}")
+    assert policy_allows(policy, ADMIN_ROUTE)
+    assert policy_allows(policy, f"{API}/GET/me")
+    assert policy["context"]["role"] == "ADMIN"
+    assert [s["Effect"] for s in policy["policyDocument"]["Statement"]] == ["Allow"]
+
+
+def test_without_rules_every_role_is_allowed_everywhere(issued, monkeypatch):
+    monkeypatch.setattr(authorizer, "route_rules", ())
+    assert policy_allows(call(f"Bearer {issued.access_token}"), ADMIN_ROUTE)

@@ -274,11 +274,6 @@ def test_parallel_failures_count_every_401_and_no_429(
     assert attempt(cheap_sign_in, DEMO_PASSWORD)["statusCode"] == 429
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-5: sessiongate/sessions.py sign_in checks the lock, then verifies, then counts: requests in "
-    "flight together all get their password verified, so a burst tries far more than MAX_FAILED_SIGN_INS",
-)
 def test_a_burst_cannot_try_more_passwords_than_the_lockout_allows(
     tables: Tables, cheap_sign_in, settings, monkeypatch
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,6 +12,11 @@ from sessiongate.errors import ConfigError
 MIN_SECRET_BYTES = 32
 DEFAULT_SESSIONS_TABLE = "sessiongate-sessions"
 DEFAULT_USERS_TABLE = "sessiongate-users"
+ROLES = frozenset({"USER", "ADMIN"})  # models.UserRole's values (tests keep the two equal)
+HTTP_VERBS = ("GET", "POST", "PUT", "PATCH", "HEAD", "DELETE", "OPTIONS")
+# A method-ARN path: no {param} or {proxy+} (a method ARN holds the real path, so such a rule
+# would never match and would silently protect nothing); `*` is IAM's wildcard.
+_RULE_PATH = re.compile(r"[A-Za-z0-9._\-/*]+")
 
 
 @dataclass(frozen=True)
@@ -83,3 +89,48 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"({settings.absolute_timeout} < {settings.idle_timeout})"
         )
     return settings
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """Routes only `role` may call: `method` ("*" or a verb) and `path`, as in a method ARN
+    (no leading slash; `*` matches any characters, `/` included, like IAM)."""
+
+    role: str
+    method: str
+    path: str
+
+    @property
+    def verbs(self) -> tuple[str, ...]:
+        return HTTP_VERBS if self.method == "*" else (self.method,)
+
+    def matches(self, method: str, path: str) -> bool:
+        """IAM's reading of the rule's resource against one request's method and path."""
+        pattern = re.escape(self.path).replace(r"\*", ".*")
+        return method in self.verbs and re.fullmatch(pattern, path, flags=re.DOTALL) is not None
+
+
+def load_route_rules(env: Mapping[str, str] | None = None) -> tuple[RouteRule, ...]:
+    """Parse ROUTE_ROLES: comma-separated `ROLE:METHOD/PATH` rules, e.g. `ADMIN:*/admin/*`.
+
+    Unset or empty means no rule (every signed-in role may call every route).
+    """
+    env = os.environ if env is None else env
+    rules = []
+    for entry in (part.strip() for part in env.get("ROUTE_ROLES", "").split(",")):
+        if not entry:
+            continue
+        role, _, route = entry.partition(":")
+        method, slash, path = route.strip().partition("/")
+        role, method, path = role.strip(), method.strip().upper(), path.strip().lstrip("/")
+        where = f"ROUTE_ROLES rule {entry!r}"
+        if not slash or not path:
+            raise ConfigError(f"{where}: expected ROLE:METHOD/PATH, e.g. ADMIN:*/admin/*")
+        if role not in ROLES:
+            raise ConfigError(f"{where}: unknown role {role!r} (one of {', '.join(sorted(ROLES))})")
+        if method != "*" and method not in HTTP_VERBS:
+            raise ConfigError(f"{where}: method must be * or one of {', '.join(HTTP_VERBS)}")
+        if not _RULE_PATH.fullmatch(path):
+            raise ConfigError(f"{where}: path may hold letters, digits, . _ - / and *; write * for a {{parameter}}")
+        rules.append(RouteRule(role=role, method=method, path=path))
+    return tuple(rules)

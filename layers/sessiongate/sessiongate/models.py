@@ -291,34 +291,39 @@ def get_user(user_id: str) -> User | None:
             return None
 
 
-def record_failed_sign_in(email: str, *, now: int, window: int, has_user: bool, last_failed_at: int | None) -> int:
-    """Count one failed sign-in atomically (ADD) and return the count within the window.
+def reserve_sign_in_attempt(
+    email: str, *, now: int, window: int, limit: int, has_user: bool, last_failed_at: int | None
+) -> bool:
+    """Count one sign-in attempt *before* its password is checked; False when the email is
+    locked (`limit` attempts within `window` seconds of each other).
 
-    A failure more than `window` seconds after the previous one restarts the count. Each
-    step is conditional, so concurrent failures are all counted and a racing window
-    restart is retried as an increment. `last_failed_at`, as the caller read it, picks
-    the step likely to succeed first, so the usual cost is one write.
+    Reserving first is what makes the lockout hold under concurrency: requests in flight
+    together each need a slot, so a burst cannot try more passwords than the limit. A
+    successful sign-in gives its slot back (clear_failed_sign_ins). Each step is conditional
+    and atomic; `last_failed_at`, as the caller read it, picks the step likely to succeed
+    first, so the usual cost is one write.
     """
     claim = EmailClaim(claim_key(email))
     owner = EmailClaim.user_id.exists() if has_user else EmailClaim.user_id.does_not_exist()
     tidy: list[Action] = [] if has_user else [EmailClaim.expires.set(utc(now + window))]
-    within = EmailClaim.last_failed_at > now - window
+    within = (EmailClaim.last_failed_at > now - window) & (EmailClaim.failed_sign_ins < limit)
     restart = EmailClaim.last_failed_at.does_not_exist() | (EmailClaim.last_failed_at <= now - window)
     increment: list[Action] = [EmailClaim.failed_sign_ins.add(1), EmailClaim.last_failed_at.set(now)]
     first_of_window: list[Action] = [EmailClaim.failed_sign_ins.set(1), EmailClaim.last_failed_at.set(now)]
     attempts: list[tuple[list[Action], Condition]] = [(increment, owner & within), (first_of_window, owner & restart)]
     if last_failed_at is None or last_failed_at <= now - window:
         attempts.reverse()
-    attempts.append((increment, owner))  # a concurrent restart won: count on top of it
     with backend_errors():
         for actions, condition in attempts:
             try:
                 claim.update(actions=[*actions, *tidy], condition=condition)
-                return int(claim.failed_sign_ins)
+                return True
             except PynamoDBException as exc:
                 if not is_conditional_failure(exc):
                     raise
-    return 0  # the email changed hands meanwhile (user created or deleted): nothing to count
+    # Neither step applied: the window is full, or the email changed hands meanwhile (a user
+    # created or deleted), which the caller's next read sorts out; refuse either way.
+    return False
 
 
 def clear_failed_sign_ins(email: str) -> None:

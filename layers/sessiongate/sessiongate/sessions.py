@@ -115,12 +115,28 @@ def _issue(settings: Settings, keys: KeySet, session: Session, refresh: tokens.R
     return IssuedTokens(access, refresh.value, access_expires - now, session.id, session.expires_epoch, view)
 
 
-def _refuse_when_locked(settings: Settings, claim: models.EmailClaim | None, now: int) -> None:
-    if claim is not None and claim.failed_sign_ins >= settings.max_failed_sign_ins:
-        locked_until = int(claim.last_failed_at or 0) + settings.lockout_seconds
-        if locked_until > now:
-            metrics.add_metric(name="SignInsLocked", unit="Count", value=1)
-            raise TooManyAttempts(locked_until - now)
+def _locked_for(settings: Settings, claim: models.EmailClaim | None, now: int) -> int:
+    """Seconds the email stays locked (0: not locked), from the claim as read."""
+    if claim is None or claim.failed_sign_ins < settings.max_failed_sign_ins:
+        return 0
+    return max(0, int(claim.last_failed_at or 0) + settings.lockout_seconds - now)
+
+
+def _take_attempt(settings: Settings, email: str, claim: models.EmailClaim | None, *, has_user: bool, now: int) -> None:
+    """Reserve one password check for this email, or raise TooManyAttempts (429)."""
+    last_failed_at = int(claim.last_failed_at) if claim is not None and claim.last_failed_at else None
+    locked_for = _locked_for(settings, claim, now)
+    if not locked_for and models.reserve_sign_in_attempt(
+        email,
+        now=now,
+        window=settings.lockout_seconds,
+        limit=settings.max_failed_sign_ins,
+        has_user=has_user,
+        last_failed_at=last_failed_at,
+    ):
+        return
+    metrics.add_metric(name="SignInsLocked", unit="Count", value=1)
+    raise TooManyAttempts(locked_for or _locked_for(settings, models.get_claim(email), now) or 1)
 
 
 # --- sign-in --------------------------------------------------------------------------
@@ -145,24 +161,16 @@ def sign_in(
     """
     email = normalize_email(email)
     claim = models.get_claim(email)
-    _refuse_when_locked(settings, claim, now)
     # One user read whether or not the email exists: the same DynamoDB work as a wrong password.
     user = models.get_user(claim.user_id if claim is not None and claim.user_id else models.ABSENT_USER_ID)
+    _take_attempt(settings, email, claim, has_user=user is not None, now=now)
 
     verified = passwords.verify(user.password_hash if user else passwords.dummy_hash, password)
     if user is None or not verified or user.disabled:
-        models.record_failed_sign_in(
-            email,
-            now=now,
-            window=settings.lockout_seconds,
-            has_user=user is not None,
-            last_failed_at=int(claim.last_failed_at) if claim is not None and claim.last_failed_at else None,
-        )
         metrics.add_metric(name="SignInsFailed", unit="Count", value=1)
-        raise InvalidCredentials()
+        raise InvalidCredentials()  # the reserved attempt stays counted
 
-    if claim is not None and claim.failed_sign_ins:
-        models.clear_failed_sign_ins(email)
+    models.clear_failed_sign_ins(email)  # give the attempt back
     if passwords.needs_rehash(user.password_hash):
         models.update_password_hash(user, passwords.hash(password))
 
@@ -314,16 +322,10 @@ def change_password(
     if user is None or user.disabled:
         raise InvalidToken("user unknown or disabled")
     claim = models.get_claim(user.email)
-    _refuse_when_locked(settings, claim, now)
+    _take_attempt(settings, user.email, claim, has_user=True, now=now)
     if not passwords.verify(user.password_hash, current_password):
-        models.record_failed_sign_in(
-            user.email,
-            now=now,
-            window=settings.lockout_seconds,
-            has_user=True,
-            last_failed_at=int(claim.last_failed_at) if claim is not None and claim.last_failed_at else None,
-        )
-        raise InvalidCredentials()
+        raise InvalidCredentials()  # counted like a failed sign-in: no way around the lockout
+    models.clear_failed_sign_ins(user.email)
     models.update_password_hash(user, passwords.hash(new_password))
     revoked = sign_out_everywhere(user_id=user_id, keep_session_id=session_id)
     logger.info("password changed", user_id=user_id, sessions_revoked=revoked)

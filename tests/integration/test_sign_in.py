@@ -215,3 +215,15 @@ def test_json_content_type_in_any_case_is_json(user):
 def test_invalid_json_says_so():
     response = sign_in.lambda_handler(proxy_event("sign_in", raw_body="{not json"), FakeContext())
     assert response_json(response) == {"error": "invalid_request", "message": "body is not valid JSON"}
+
+
+def test_concurrent_correct_sign_ins_are_not_locked_out(user, tables):
+    # Two tabs signing in at once: each success gives its attempt back while the others
+    # reserve theirs; none of them may be refused (bounded: 8 threads, 60 s)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(
+            pool.map(lambda _: attempt("ada@example.com", DEMO_PASSWORD)["statusCode"], range(8), timeout=60)
+        )
+    assert statuses == [200] * 8

@@ -123,20 +123,29 @@ def _locked_for(settings: Settings, claim: models.EmailClaim | None, now: int) -
 
 
 def _take_attempt(settings: Settings, email: str, claim: models.EmailClaim | None, *, has_user: bool, now: int) -> None:
-    """Reserve one password check for this email, or raise TooManyAttempts (429)."""
-    last_failed_at = int(claim.last_failed_at) if claim is not None and claim.last_failed_at else None
-    locked_for = _locked_for(settings, claim, now)
-    if not locked_for and models.reserve_sign_in_attempt(
-        email,
-        now=now,
-        window=settings.lockout_seconds,
-        limit=settings.max_failed_sign_ins,
-        has_user=has_user,
-        last_failed_at=last_failed_at,
-    ):
-        return
+    """Reserve one password check for this email, or raise TooManyAttempts (429).
+
+    A reservation that fails while the email is not locked lost a race (another request
+    restarted or cleared the window meanwhile): look again and retry, a bounded few times.
+    """
+    locked_for = 0
+    for _ in range(3):
+        locked_for = _locked_for(settings, claim, now)
+        if locked_for:
+            break
+        last_failed_at = int(claim.last_failed_at) if claim is not None and claim.last_failed_at else None
+        if models.reserve_sign_in_attempt(
+            email,
+            now=now,
+            window=settings.lockout_seconds,
+            limit=settings.max_failed_sign_ins,
+            has_user=has_user,
+            last_failed_at=last_failed_at,
+        ):
+            return
+        claim = models.get_claim(email)
     metrics.add_metric(name="SignInsLocked", unit="Count", value=1)
-    raise TooManyAttempts(locked_for or _locked_for(settings, models.get_claim(email), now) or 1)
+    raise TooManyAttempts(locked_for or 1)
 
 
 # --- sign-in --------------------------------------------------------------------------

@@ -150,6 +150,26 @@ def issued(user, settings, keys, passwords):
     )
 
 
+def open_sessions(settings, keys, passwords, user, count: int, *, agent: str | None = None, start: int | None = None):
+    """Sign `user` in `count` times (createdAt one second apart when `start` is given)."""
+    from sessiongate import sessions
+
+    now = int(time.time())
+    return [
+        sessions.sign_in(
+            settings,
+            keys,
+            passwords,
+            email=user.email,
+            password=DEMO_PASSWORD,
+            user_agent=agent,
+            source_ip="127.0.0.1" if agent else None,
+            now=now if start is None else start + i,
+        )
+        for i in range(count)
+    ]
+
+
 def raw_session(tables: Tables, session_id: str) -> dict | None:
     return tables.client.get_item(TableName=tables.sessions, Key={"id": {"S": session_id}}, ConsistentRead=True).get(
         "Item"
@@ -166,4 +186,4 @@ def set_session_attr(tables: Tables, session_id: str, name: str, number: int) ->
     )
 
 
-__all__ = ["DEMO_PASSWORD", "TEST_SECRET", "Tables", "raw_session", "set_session_attr"]
+__all__ = ["DEMO_PASSWORD", "TEST_SECRET", "Tables", "open_sessions", "raw_session", "set_session_attr"]

@@ -9,7 +9,7 @@ import pytest
 
 from sessiongate import admin, sessions
 from sessiongate.errors import EmailTaken
-from tests.integration.conftest import DEMO_PASSWORD, raw_session
+from tests.integration.conftest import DEMO_PASSWORD, open_sessions, raw_session
 
 
 def run(capsys, *argv: str) -> tuple[int, dict]:
@@ -66,19 +66,7 @@ def test_short_password_is_refused(tables, capsys):
 
 
 def test_delete_user_cascades_to_every_session(user, tables, settings, keys, passwords, capsys):
-    issued = [
-        sessions.sign_in(
-            settings,
-            keys,
-            passwords,
-            email=user.email,
-            password=DEMO_PASSWORD,
-            user_agent=None,
-            source_ip=None,
-            now=int(time.time()),
-        )
-        for _ in range(30)
-    ]
+    issued = open_sessions(settings, keys, passwords, user, 30)
     code, out = run(capsys, "delete-user", "ada@example.com")
     assert code == 0 and out == {"deleted": True, "sessionsRevoked": 30}
     assert all(raw_session(tables, i.session_id) is None for i in issued)
@@ -111,46 +99,30 @@ def test_unknown_user_exits_4(tables, capsys, argv):
     assert run(capsys, *argv)[0] == 4
 
 
-def sign_in_times(settings, keys, passwords, user, count: int) -> list:
-    return [
-        sessions.sign_in(
-            settings,
-            keys,
-            passwords,
-            email=user.email,
-            password=DEMO_PASSWORD,
-            user_agent=None,
-            source_ip=None,
-            now=int(time.time()),
-        )
-        for _ in range(count)
-    ]
-
-
 def test_set_role_revokes_sessions_that_carry_the_old_role(user, tables, settings, keys, passwords, capsys):
-    issued = sign_in_times(settings, keys, passwords, user, 3)
+    issued = open_sessions(settings, keys, passwords, user, 3)
     code, out = run(capsys, "set-role", "ada@example.com", "ADMIN")
     assert code == 0 and out == {"user": {**user.asdict(), "role": "ADMIN"}, "sessionsRevoked": 3}
     assert all(raw_session(tables, i.session_id) is None for i in issued)
-    fresh = sign_in_times(settings, keys, passwords, user, 1)[0]
+    fresh = open_sessions(settings, keys, passwords, user, 1)[0]
     assert fresh.user.role == "ADMIN"
 
 
 def test_disable_user_revokes_everything_and_blocks_sign_in(user, tables, settings, keys, passwords, capsys):
     from sessiongate.errors import InvalidCredentials
 
-    issued = sign_in_times(settings, keys, passwords, user, 2)
+    issued = open_sessions(settings, keys, passwords, user, 2)
     code, out = run(capsys, "disable-user", user.id)
     assert code == 0 and out["disabled"] is True and out["sessionsRevoked"] == 2
     assert all(raw_session(tables, i.session_id) is None for i in issued)
     with pytest.raises(InvalidCredentials):
-        sign_in_times(settings, keys, passwords, user, 1)
+        open_sessions(settings, keys, passwords, user, 1)
     assert run(capsys, "enable-user", user.id)[1]["disabled"] is False
-    assert sign_in_times(settings, keys, passwords, user, 1)
+    assert open_sessions(settings, keys, passwords, user, 1)
 
 
 def test_revoke_all_and_list_users(user, tables, settings, keys, passwords, capsys):
-    sign_in_times(settings, keys, passwords, user, 4)
+    open_sessions(settings, keys, passwords, user, 4)
     assert run(capsys, "revoke-all", "ada@example.com")[1] == {"sessionsRevoked": 4}
     assert run(capsys, "list-sessions", user.id)[1] == {"sessions": []}
     code, out = run(capsys, "list-users")

@@ -12,7 +12,7 @@ from functions.password import app as password
 from functions.sessions import app as sessions_fn
 from sessiongate import sessions
 from tests.helpers import FakeContext, load_event, proxy_event, response_json
-from tests.integration.conftest import DEMO_PASSWORD, raw_session
+from tests.integration.conftest import DEMO_PASSWORD, open_sessions, raw_session
 
 
 def context(issued, role: str = "USER") -> dict:
@@ -23,22 +23,6 @@ def context(issued, role: str = "USER") -> dict:
         "role": role,
         "email": issued.user.email,
     }
-
-
-def open_sessions(settings, keys, passwords, user, count: int, agent: str = "curl/8") -> list:
-    return [
-        sessions.sign_in(
-            settings,
-            keys,
-            passwords,
-            email=user.email,
-            password=DEMO_PASSWORD,
-            user_agent=agent,
-            source_ip="127.0.0.1",
-            now=int(time.time()),
-        )
-        for _ in range(count)
-    ]
 
 
 def call(
@@ -61,7 +45,7 @@ def call(
 
 
 def test_list_shows_live_sessions_and_marks_the_current_one(user, issued, tables, settings, keys, passwords):
-    others = open_sessions(settings, keys, passwords, user, 2)
+    others = open_sessions(settings, keys, passwords, user, 2, agent="curl/8")
     tables.client.update_item(  # an expired row TTL has not removed yet
         TableName=tables.sessions,
         Key={"id": {"S": others[1].session_id}},

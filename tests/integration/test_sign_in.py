@@ -10,7 +10,7 @@ import pytest
 from functions.sign_in import app as sign_in
 from sessiongate import models, sessions, tokens
 from tests.helpers import FakeContext, proxy_event, response_json
-from tests.integration.conftest import DEMO_PASSWORD, raw_session
+from tests.integration.conftest import DEMO_PASSWORD, open_sessions, raw_session
 
 
 def attempt(email: str, password: str) -> dict:
@@ -167,19 +167,7 @@ def test_sessions_beyond_the_per_user_limit_revoke_the_oldest(user, tables, sett
 
     limited = dataclasses.replace(settings, max_sessions_per_user=2)
     start = int(time.time())
-    opened = [
-        sessions.sign_in(
-            limited,
-            keys,
-            passwords,
-            email=user.email,
-            password=DEMO_PASSWORD,
-            user_agent=None,
-            source_ip=None,
-            now=start + i,
-        ).session_id
-        for i in range(4)
-    ]
+    opened = [i.session_id for i in open_sessions(limited, keys, passwords, user, 4, start=start)]
     # Then only the two newest sessions are left
     remaining = {i["id"]["S"] for i in tables.client.scan(TableName=tables.sessions)["Items"]}
     assert remaining == set(opened[2:])

@@ -58,10 +58,6 @@ def _use_stack(stack: str) -> None:
         os.environ[variable] = values[output]
 
 
-def _user(view: Any) -> dict[str, Any]:
-    return view.asdict()
-
-
 def run(args: argparse.Namespace) -> Any:
     # Imported only now: the models bind their table names at import, and --stack sets them.
     from sessiongate import sessions
@@ -76,17 +72,17 @@ def run(args: argparse.Namespace) -> Any:
         user = sessions.create_user(
             Passwords(), email=args.email, password=args.password, name=args.name, role=args.role, now=now
         )
-        return {"user": _user(user)}
+        return {"user": user.asdict()}
     if args.command == "list-users":
-        return {"users": [{**_user(sessions.UserView.of(u)), "disabled": u.disabled} for u in sessions.list_users()]}
+        return {"users": [{**sessions.UserView.of(u).asdict(), "disabled": u.disabled} for u in sessions.list_users()]}
     if args.command == "delete-user":
         return {"deleted": True, "sessionsRevoked": sessions.delete_user(args.user)}
     if args.command in ("disable-user", "enable-user"):
         user, revoked = sessions.set_disabled(args.user, args.command == "disable-user")
-        return {"user": _user(user), "disabled": args.command == "disable-user", "sessionsRevoked": revoked}
+        return {"user": user.asdict(), "disabled": args.command == "disable-user", "sessionsRevoked": revoked}
     if args.command == "set-role":
         user, revoked = sessions.set_role(args.user, args.role)
-        return {"user": _user(user), "sessionsRevoked": revoked}
+        return {"user": user.asdict(), "sessionsRevoked": revoked}
     if args.command == "revoke-all":
         return {"sessionsRevoked": sessions.revoke_all_sessions(sessions.find_user(args.user).id)}
     if args.command == "list-sessions":

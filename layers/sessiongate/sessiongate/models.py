@@ -196,6 +196,14 @@ def get_session(session_id: str) -> Session | None:
             return None
 
 
+def get_sessions(session_ids: list[str]) -> list[Session]:
+    """Sessions by id in batches of 100 (consistent reads; ids no longer there are skipped)."""
+    if not session_ids:
+        return []
+    with backend_errors():
+        return list(Session.batch_get(session_ids, consistent_read=True))
+
+
 def put_new_session(session: Session) -> None:
     with backend_errors():
         session.save(condition=Session.id.does_not_exist())

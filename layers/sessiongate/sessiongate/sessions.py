@@ -305,11 +305,10 @@ def revoke_own_session(*, user_id: str, session_id: str) -> None:
 
 
 def sign_out_everywhere(*, user_id: str, keep_session_id: str | None) -> int:
-    """Revoke every session of the user, or every one but `keep_session_id`."""
-    doomed = [sid for sid in models.session_ids_of_user(user_id) if sid != keep_session_id]
-    models.delete_sessions(doomed)
-    metrics.add_metric(name="SignOuts", unit="Count", value=len(doomed))
-    return len(doomed)
+    """The user's own sign-out of every session, or of every one but `keep_session_id`."""
+    revoked = revoke_all_sessions(user_id, keep_session_id=keep_session_id)
+    metrics.add_metric(name="SignOuts", unit="Count", value=revoked)
+    return revoked
 
 
 def change_password(
@@ -478,16 +477,17 @@ def user_id_of_removed_item(*, removed: bool, key: object) -> str | None:
     return key
 
 
-def revoke_all_sessions(user_id: str) -> int:
-    session_ids = models.session_ids_of_user(user_id)
-    models.delete_sessions(session_ids)
-    return len(session_ids)
+def revoke_all_sessions(user_id: str, *, keep_session_id: str | None = None) -> int:
+    """Delete every session of the user (but `keep_session_id`); how many were deleted."""
+    doomed = [sid for sid in models.session_ids_of_user(user_id) if sid != keep_session_id]
+    models.delete_sessions(doomed)
+    return len(doomed)
 
 
 def list_sessions(user_id: str, *, now: int) -> list[Session]:
     """The user's live sessions (expired rows TTL has not removed yet are left out)."""
-    sessions = [models.get_session(session_id) for session_id in models.session_ids_of_user(user_id)]
-    return sorted((s for s in sessions if s is not None and s.is_live(now)), key=lambda s: s.created_at)
+    sessions = models.get_sessions(models.session_ids_of_user(user_id))
+    return sorted((s for s in sessions if s.is_live(now)), key=lambda s: s.created_at)
 
 
 def revoke_session(session_id: str) -> None:

@@ -139,7 +139,8 @@ class Stack:
             )
         env = base_environment(settings, self.environ)
         self.moto = subprocess.Popen(  # fixed argv
-            [settings.runtime_python, "-m", "moto.server", "-H", HOST, "-p", str(settings.moto_port)],
+            [settings.runtime_python, "-m", "local.moto_dynamodb", "-H", HOST, "-p", str(settings.moto_port)],
+            cwd=settings.root,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from local.moto_dynamodb import serialize_writes
 from local.template import create_tables, load_template, repo_root
 from tests.conftest import TEST_SECRET
 
@@ -29,6 +30,7 @@ if BACKEND not in BACKENDS:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server on loopback: Secrets Manager always; DynamoDB too unless the backend is DynamoDB Local."""
+    serialize_writes()  # DynamoDB's per-item write atomicity, which moto lacks
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
+from local.moto_dynamodb import serialize_writes
 from tests.integration.conftest import (  # noqa: F401 - fixtures reused by this tier
     issued,
     keys,
@@ -42,6 +43,7 @@ def _drop_cached_connections() -> None:
 
 @pytest.fixture(scope="package")
 def moto_endpoint() -> Iterator[str]:
+    serialize_writes()  # DynamoDB's per-item write atomicity, which moto lacks
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -1,14 +1,13 @@
 """Sign-in must not tell an attacker which emails exist, and lockout must count every failure.
 
-Counter semantics (sessions.sign_in and models.record_failed_sign_in), pinned below:
-- every sign-in answered 401 adds exactly 1 to `failedSignIns` of the item `email#<email>`
-  in the users table (an atomic ADD under a condition; a window restart is retried as an
-  increment), for a known email, a disabled user and an unknown email alike;
+Counter semantics (sessions.sign_in and models.reserve_sign_in_attempt), pinned below:
+- every sign-in reserves one attempt on the item `email#<email>` in the users table *before*
+  its password is checked (an atomic conditional ADD; a window restart is its own conditional
+  step), for a known email, a disabled user and an unknown email alike; a success gives its
+  slot back, so every sign-in answered 401 leaves exactly 1 more in `failedSignIns`;
 - a sign-in answered 429 (the email is locked) is not counted and does not extend the lock;
-- the lock starts when a request reads a count >= MAX_FAILED_SIGN_INS and lasts until
-  LOCKOUT_SECONDS after the last counted failure. The check and the count are separate
-  steps, so requests that read the count before the lock engaged are still verified and
-  counted: under concurrency the count can pass MAX_FAILED_SIGN_INS (BUG-5 below).
+- the lock holds while MAX_FAILED_SIGN_INS attempts fall within LOCKOUT_SECONDS; because the
+  slot is taken before the verify, a burst cannot have more passwords checked than the limit.
 """
 
 from __future__ import annotations
@@ -182,29 +181,6 @@ def test_locked_known_and_locked_unknown_emails_answer_the_same_429(
 
 
 @pytest.fixture
-def atomic_moto_writes(monkeypatch) -> None:
-    """Give moto DynamoDB's own guarantee: each conditional write to an item is atomic.
-
-    moto's DynamoDBBackend.update_item (moto/dynamodb/models/__init__.py) checks the condition,
-    then applies the update, with no lock: two request threads of the in-process moto server can
-    interleave and lose an ADD (seen here: 20 failures counted as 19). DynamoDB serializes writes
-    to an item, so the race tests serialize moto's writes, and what they test is sessiongate's
-    counting, not moto's concurrency.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def serialized(self: Any, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, serialized)
-
-
-@pytest.fixture
 def cheap_sign_in(tables: Tables, monkeypatch) -> str:
     """The sign-in function with the cheapest Argon2id and a user hashed with it (20 verifies at once stay light)."""
     cheap = Passwords(time_cost=1, memory_kib=8, parallelism=1)
@@ -220,10 +196,12 @@ def all_at_once(monkeypatch, parties: int, wait_seconds: float) -> list[int]:
     them have then read the counter before any failure is recorded. Returns the verify count."""
     barrier = threading.Barrier(parties, timeout=wait_seconds)
     count = [0]
+    counting = threading.Lock()
     real = sign_in.passwords.verify
 
     def verify(password_hash: str, password: str) -> bool:
-        count[0] += 1
+        with counting:
+            count[0] += 1
         try:
             barrier.wait()
         except threading.BrokenBarrierError:
@@ -243,9 +221,7 @@ def parallel_wrong_passwords(email: str, n: int = PARALLEL) -> list[int]:
         )
 
 
-def test_parallel_wrong_passwords_are_all_counted(
-    tables: Tables, cheap_sign_in, atomic_moto_writes, monkeypatch
-) -> None:
+def test_parallel_wrong_passwords_are_all_counted(tables: Tables, cheap_sign_in, monkeypatch) -> None:
     # Given a lockout threshold out of reach, and 20 wrong passwords all past the lock check at once
     monkeypatch.setattr(sign_in, "settings", dataclasses.replace(sign_in.settings, max_failed_sign_ins=1_000))
     all_at_once(monkeypatch, PARALLEL, wait_seconds=10)
@@ -258,9 +234,7 @@ def test_parallel_wrong_passwords_are_all_counted(
     assert failed == PARALLEL
 
 
-def test_parallel_failures_count_every_401_and_no_429(
-    tables: Tables, cheap_sign_in, atomic_moto_writes, settings
-) -> None:
+def test_parallel_failures_count_every_401_and_no_429(tables: Tables, cheap_sign_in, settings) -> None:
     # Given the default threshold, when 20 wrong passwords arrive at once (natural interleaving)
     statuses = parallel_wrong_passwords(cheap_sign_in)
     # Then each answer is 401 or 429, the count is exactly the number of 401s, and the email is locked

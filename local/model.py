@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +52,8 @@ def read_model(settings: Settings) -> Model:
             global_parameter_overrides={"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID},
         )
         functions = list(SamFunctionProvider(stacks, ignore_code_extraction_warnings=True).get_all())
-        api = ApiProvider(stacks, cwd=str(settings.template_path.parent)).api
+        with _routes_kept_apart_per_authorizer():
+            api = ApiProvider(stacks, cwd=str(settings.template_path.parent)).api
     resources: dict[str, Any] = {}
     for stack in stacks:
         resources.update(stack.resources)
@@ -65,6 +66,29 @@ def read_model(settings: Settings) -> Model:
         gateway_responses=gateway_responses(resources),
         resources=resources,
     )
+
+
+@contextlib.contextmanager
+def _routes_kept_apart_per_authorizer() -> Iterator[None]:
+    """SAM CLI merges one function's routes on one path into a single route with the *last*
+    event's authorizer: a `GET /me` (authorizer) and an `OPTIONS /me` (Authorizer: NONE, the
+    CORS preflight) became one unauthenticated route. API Gateway keeps an authorizer per
+    method, so merge only the routes that share an authorizer."""
+    from samcli.lib.providers.api_collector import ApiCollector
+
+    original = ApiCollector.dedupe_function_routes
+
+    def dedupe(routes: list[Any]) -> list[Any]:
+        by_authorizer: dict[str | None, list[Any]] = {}
+        for route in routes:
+            by_authorizer.setdefault(route.authorizer_name, []).append(route)
+        return [route for group in by_authorizer.values() for route in original(group)]
+
+    ApiCollector.dedupe_function_routes = staticmethod(dedupe)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        ApiCollector.dedupe_function_routes = staticmethod(original)  # type: ignore[method-assign,assignment]
 
 
 def authorizer_ttls(resources: Mapping[str, Any]) -> dict[str, int]:

@@ -196,9 +196,12 @@ class Stack:
         for name in [k for k in env if k.startswith(("AWS_LAMBDA_", "LAMBDA_", "_HANDLER"))]:
             del env[name]
         env["PYTHONPATH"] = os.pathsep.join(layer_dirs)
+        # The password by environment, not argv: a generated one may begin with "-" (which
+        # argparse would read as an option), and argv is visible to every local user in ps.
+        env["SESSIONGATE_PASSWORD"] = settings.demo_password
         command = [
             settings.runtime_python, "-m", "sessiongate.admin", "create-user",
-            "--email", settings.demo_email, "--password", settings.demo_password, "--name", "Demo User",
+            "--email", settings.demo_email, "--name", "Demo User",
         ]  # fmt: skip
         try:
             done = subprocess.run(  # fixed argv

@@ -5,6 +5,7 @@ import time
 from aws_lambda_powertools.event_handler import Response
 
 from sessiongate import sessions
+from sessiongate.config import load_settings
 from sessiongate.errors import Forbidden
 from sessiongate.http import (
     SessionsResponse,
@@ -18,7 +19,8 @@ from sessiongate.http import (
 )
 from sessiongate.models import UserRole
 
-app = build_resolver()
+settings = load_settings()
+app = build_resolver(settings)
 
 
 @app.get(

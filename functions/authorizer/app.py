@@ -10,7 +10,6 @@ API's latency.
 """
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import single_metric
@@ -24,11 +23,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sessiongate import models, policy, sessions
 from sessiongate.config import load_route_rules, load_settings
+from sessiongate.cookies import ACCESS_TOKEN_COOKIE, header_values, listed_values, request_cookie
 from sessiongate.errors import ConfigError, Forbidden, InvalidToken, ServiceUnavailable
 from sessiongate.keys import KeyProvider
 from sessiongate.observability import logger, metrics
 from sessiongate.sessions import Principal
-from sessiongate.tokens import ACCESS_TOKEN_COOKIE
 
 settings = load_settings()
 route_rules = load_route_rules()
@@ -57,37 +56,15 @@ def bearer_token(header: object) -> str:
     return token if scheme.lower() == "bearer" and token and " " not in token else ""
 
 
-def header_values(headers: object, name: str) -> list[Any]:
-    """Every value of the header `name` (lower case), matched case-insensitively; [] for no headers at all."""
-    if not isinstance(headers, Mapping):
-        return []
-    return [value for key, value in headers.items() if isinstance(key, str) and key.lower() == name]
-
-
-def cookie_value(cookies: list[Any], name: str) -> str:
-    """The value of the cookie `name` among `a=b; c=d` strings; "" when absent, or sent twice with two values."""
-    found = set()
-    for item in cookies:
-        for pair in item.split(";") if isinstance(item, str) else ():
-            key, sep, value = pair.partition("=")
-            if sep and key.strip() == name:
-                found.add(value.strip())
-    return found.pop() if len(found) == 1 else ""
-
-
 def request_token(headers: object, multi_value_headers: object = None, cookies: object = None) -> str:
     """The access token of a REQUEST event: Authorization's Bearer token, or without that header the
-    access-token cookie. A repeated Authorization header gives no token (fail closed)."""
+    access-token cookie of a request in cookie mode (X-Session-Mode: cookie, the CSRF guard).
+    A repeated Authorization header gives no token (fail closed)."""
     authorization = header_values(headers, "authorization")
-    listed = [
-        v for values in header_values(multi_value_headers, "authorization") if isinstance(values, list) for v in values
-    ]
+    listed = listed_values(multi_value_headers, "authorization")
     if authorization or listed:
         return bearer_token(authorization[0]) if len(authorization) == 1 and len(listed) <= 1 else ""
-    # HTTP/2 clients may send several Cookie headers; REST keeps them all in multiValueHeaders only.
-    jar = [c for values in header_values(multi_value_headers, "cookie") if isinstance(values, list) for c in values]
-    jar = jar or header_values(headers, "cookie")
-    return cookie_value([*(cookies if isinstance(cookies, list) else []), *jar], ACCESS_TOKEN_COOKIE)
+    return request_cookie(ACCESS_TOKEN_COOKIE, headers, multi_value_headers, cookies)
 
 
 def _principal(access_token: str) -> Principal:

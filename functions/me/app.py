@@ -5,6 +5,7 @@ import time
 from aws_lambda_powertools.event_handler import Response
 
 from sessiongate import sessions
+from sessiongate.config import load_settings
 from sessiongate.http import (
     MeResponse,
     build_resolver,
@@ -14,7 +15,8 @@ from sessiongate.http import (
     route_responses,
 )
 
-app = build_resolver()
+settings = load_settings()
+app = build_resolver(settings)
 
 
 @app.get(

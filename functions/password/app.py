@@ -21,7 +21,7 @@ from sessiongate.passwords import Passwords
 
 settings = load_settings()
 passwords = Passwords()
-app = build_resolver()
+app = build_resolver(settings)
 
 
 @app.post(

@@ -7,12 +7,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from sessiongate import sessions
+from sessiongate.config import load_settings
 from sessiongate.http import (
     NO_STORE,
     RevokedResponse,
     SessionsResponse,
     SignOutAllRequest,
     build_resolver,
+    cleared_cookies,
     json_response,
     lambda_handler_for,
     principal_of,
@@ -20,7 +22,8 @@ from sessiongate.http import (
     session_list,
 )
 
-app = build_resolver()
+settings = load_settings()
+app = build_resolver(settings)
 
 
 @app.get(
@@ -58,7 +61,7 @@ def revoke_session(session_id: str) -> Response[None]:
     responses=route_responses(
         200,
         RevokedResponse,
-        "How many sessions were revoked.",
+        "How many sessions were revoked; without keepCurrent the cookies are cleared too.",
         "invalid_request",
         "invalid_token",
         "service_unavailable",
@@ -67,7 +70,11 @@ def revoke_session(session_id: str) -> Response[None]:
 def sign_out_all(request: Annotated[SignOutAllRequest, Body()]) -> Response[str]:
     user_id, session_id = principal_of(app)
     keep = session_id if request.keepCurrent else None
-    return json_response(200, {"sessionsRevoked": sessions.sign_out_everywhere(user_id=user_id, keep_session_id=keep)})
+    revoked = sessions.sign_out_everywhere(user_id=user_id, keep_session_id=keep)
+    response = json_response(200, {"sessionsRevoked": revoked})
+    if keep is None:
+        response.cookies = cleared_cookies(app, settings)  # this browser is signed out too
+    return response
 
 
 lambda_handler = lambda_handler_for(app)

@@ -9,11 +9,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from sessiongate import sessions
 from sessiongate.config import load_settings
 from sessiongate.http import (
+    CookieTokenResponse,
     SignInRequest,
     TokenResponse,
     build_resolver,
+    in_cookie_mode,
     lambda_handler_for,
     route_responses,
+    session_cookies,
     token_response,
 )
 from sessiongate.keys import KeyProvider
@@ -22,7 +25,7 @@ from sessiongate.passwords import Passwords
 settings = load_settings()
 keys = KeyProvider(settings)
 passwords = Passwords()
-app = build_resolver()
+app = build_resolver(settings)
 
 
 @app.post(
@@ -31,8 +34,9 @@ app = build_resolver()
     summary="Sign in with email and password",
     responses=route_responses(
         200,
-        TokenResponse,
-        "A new session's token pair.",
+        TokenResponse | CookieTokenResponse,
+        "A new session's token pair; in cookie mode (X-Session-Mode: cookie) the refresh token is "
+        "set as the sg_refresh cookie instead (and the access token as sg_access with ACCESS_TOKEN_COOKIE).",
         "invalid_request",
         "invalid_credentials",
         "too_many_attempts",
@@ -41,6 +45,7 @@ app = build_resolver()
 )
 def sign_in(request: Annotated[SignInRequest, Body()]) -> Response[str]:
     event = app.current_event
+    now = int(time.time())
     issued = sessions.sign_in(
         settings,
         keys.current(),
@@ -49,9 +54,9 @@ def sign_in(request: Annotated[SignInRequest, Body()]) -> Response[str]:
         password=request.password,
         user_agent=event.headers.get("user-agent"),
         source_ip=event.request_context.identity.source_ip,
-        now=int(time.time()),
+        now=now,
     )
-    return token_response(issued)
+    return token_response(issued, session_cookies(app, settings, issued, now) if in_cookie_mode(app) else None)
 
 
 lambda_handler = lambda_handler_for(app)

@@ -66,9 +66,13 @@ def test_request_event_allows_with_the_policy_of_a_token_event(issued, user, nam
     assert not policy_allows(policy, REST_ADMIN_ARN)
 
 
-def test_request_event_reads_the_access_token_cookie_without_an_authorization_header(issued):
-    policy = invoke(request_event({"Cookie": f"theme=dark; sg_access={issued.access_token}"}))
+def test_request_event_reads_the_access_token_cookie_in_cookie_mode(issued):
+    cookie = f"theme=dark; sg_access={issued.access_token}"
+    policy = invoke(request_event({"X-Session-Mode": "cookie", "Cookie": cookie}))
     assert policy_allows(policy, REST_ARN)
+    # Without the cookie-mode header (what a cross-site form sends): the cookie is not a credential
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        invoke(request_event({"Cookie": cookie}))
 
 
 def test_request_event_of_an_http_api_payload_1_0_is_answered_with_a_policy(issued):
@@ -134,9 +138,11 @@ def test_http_api_allows_with_a_simple_response(issued, user, name):
     assert scalars(answer["context"])
 
 
-def test_http_api_reads_the_access_token_cookie(issued):
-    answer = invoke(http_api_event({}, cookies=["theme=dark", f"sg_access={issued.access_token}"]))
+def test_http_api_reads_the_access_token_cookie_in_cookie_mode(issued):
+    cookies = ["theme=dark", f"sg_access={issued.access_token}"]
+    answer = invoke(http_api_event({"x-session-mode": "cookie"}, cookies=cookies))
     assert answer["isAuthorized"] is True
+    assert invoke(http_api_event({}, cookies=cookies)) == DENIED
 
 
 def test_http_api_user_on_an_admin_route_is_not_authorized(issued):

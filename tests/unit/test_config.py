@@ -46,6 +46,9 @@ def test_defaults_follow_the_design() -> None:
     assert settings.leeway == 5
     assert settings.auth_secret == TEST_SECRET.encode()
     assert settings.auth_secret_arn is None
+    assert settings.cookie_same_site == "Strict"
+    assert settings.access_token_cookie is False
+    assert settings.cors_allowed_origins == ()
 
 
 def test_empty_values_fall_back_to_defaults() -> None:
@@ -255,3 +258,41 @@ def test_absolute_timeout_equal_to_idle_is_accepted() -> None:
     # When the settings are loaded, Then both hold
     settings = load_settings(env)
     assert settings.idle_timeout == settings.absolute_timeout == 3600
+
+
+# --- cookie mode and CORS -------------------------------------------------------------------
+
+
+def test_cookie_and_cors_settings_are_parsed() -> None:
+    settings = load_settings(
+        {
+            "AUTH_SECRET": TEST_SECRET,
+            "COOKIE_SAME_SITE": "lax",
+            "ACCESS_TOKEN_COOKIE": "TRUE",
+            "CORS_ALLOWED_ORIGINS": " https://app.example.com, http://localhost:5173,https://app.example.com ,",
+        }
+    )
+    assert settings.cookie_same_site == "Lax"
+    assert settings.access_token_cookie is True
+    # Listed once each, in order, blanks dropped
+    assert settings.cors_allowed_origins == ("https://app.example.com", "http://localhost:5173")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("COOKIE_SAME_SITE", "None", "one of Strict, Lax"),
+        ("ACCESS_TOKEN_COOKIE", "yes", "one of true, false"),
+        ("CORS_ALLOWED_ORIGINS", "*", "not an origin"),
+        ("CORS_ALLOWED_ORIGINS", "https://*.example.com", "not an origin"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example.com/", "not an origin"),
+        ("CORS_ALLOWED_ORIGINS", "app.example.com", "not an origin"),
+        ("CORS_ALLOWED_ORIGINS", "http://app.example.com", "must use https"),
+        ("CORS_ALLOWED_ORIGINS", "http://localhost.evil.example", "must use https"),
+    ],
+)
+def test_bad_cookie_or_cors_values_are_refused_by_name(name: str, value: str, says: str) -> None:
+    # SameSite=None would let every cross-site request carry the cookies; `*` cannot go with
+    # credentials; an http page could be tampered with on the way
+    with pytest.raises(ConfigError, match=f"{name}.*{says}"):
+        load_settings({"AUTH_SECRET": TEST_SECRET, name: value})

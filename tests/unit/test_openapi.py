@@ -11,6 +11,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from sessiongate import errors
+from sessiongate.config import load_settings
 from sessiongate.http import (
     EMAIL_PATTERN,
     ERROR_CODES,
@@ -22,6 +23,7 @@ from sessiongate.http import (
     token_response,
 )
 from sessiongate.sessions import IssuedTokens, UserView
+from tests.conftest import TEST_SECRET
 from tests.helpers import FakeContext, proxy_event
 from tools.openapi import OUTPUT, build_document, render
 
@@ -114,7 +116,7 @@ ERRORS_RAISED = {
 @pytest.mark.parametrize("code", sorted(ERRORS_RAISED))
 def test_documented_error_codes_are_what_the_resolver_answers(code: str) -> None:
     # Given a resolver whose route raises the domain error behind a documented code
-    app = build_resolver()
+    app = build_resolver(load_settings({"AUTH_SECRET": TEST_SECRET}))
 
     @app.get("/boom")
     def boom() -> None:
@@ -137,7 +139,7 @@ def test_documented_error_codes_are_what_the_resolver_answers(code: str) -> None
 def test_not_found_is_documented_as_the_resolver_answers_it() -> None:
     event = proxy_event("me")
     event["path"] = event["resource"] = "/nowhere"
-    response = build_resolver().resolve(event, FakeContext())
+    response = build_resolver(load_settings({"AUTH_SECRET": TEST_SECRET})).resolve(event, FakeContext())
     assert (response["statusCode"], json.loads(response["body"])["error"]) == (ERROR_CODES["not_found"][0], "not_found")
 
 

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sessiongate.errors import ConfigError
 
@@ -37,6 +38,11 @@ class Settings:
     leeway: int
     auth_secret: bytes | None
     auth_secret_arn: str | None
+    # Browser cookie mode (sessiongate.cookies): SameSite of both cookies, whether the access
+    # token also goes in a cookie, and the origins CORS lets call with credentials.
+    cookie_same_site: str = "Strict"
+    access_token_cookie: bool = False
+    cors_allowed_origins: tuple[str, ...] = ()
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -54,6 +60,34 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> i
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
     return env.get(name, "").strip() or default
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = _text(env, name, default)
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+
+
+# A browser origin: scheme, host, optional port; nothing else (no path, no wildcard).
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated origins. With credentials CORS cannot use `*`, and a page served over
+    plain http could be tampered with, so each is an https origin (http only for loopback)."""
+    origins = []
+    for origin in (part.strip() for part in env.get(name, "").split(",")):
+        if not origin:
+            continue
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigError(f"{name}: {origin!r} is not an origin like https://app.example.com (no path, no *)")
+        if origin.startswith("http://") and urlsplit(origin).hostname not in _LOOPBACK_HOSTS:
+            raise ConfigError(f"{name}: {origin!r} must use https (http only for localhost and 127.0.0.1)")
+        origins.append(origin)
+    return tuple(dict.fromkeys(origins))
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +116,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         leeway=_integer(env, "TOKEN_LEEWAY_SECONDS", 5, 0),
         auth_secret=secret.encode() if secret else None,
         auth_secret_arn=None if secret else secret_arn,
+        cookie_same_site=_choice(env, "COOKIE_SAME_SITE", "Strict", ("Strict", "Lax")),
+        access_token_cookie=_choice(env, "ACCESS_TOKEN_COOKIE", "false", ("true", "false")) == "true",
+        cors_allowed_origins=_origins(env, "CORS_ALLOWED_ORIGINS"),
     )
     if settings.absolute_timeout < settings.idle_timeout:
         raise ConfigError(

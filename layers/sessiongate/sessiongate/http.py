@@ -8,15 +8,19 @@ from __future__ import annotations
 import binascii
 import json
 from collections.abc import Callable
+from types import UnionType
 from typing import Any, Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from sessiongate.config import Settings
+from sessiongate.cookies import ACCESS_TOKEN_COOKIE, MODE_HEADER, REFRESH_TOKEN_COOKIE, is_cookie_mode, request_cookie
 from sessiongate.errors import (
     Forbidden,
     InvalidCredentials,
@@ -49,9 +53,26 @@ class SignInRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+def _required_string(schema: dict[str, Any]) -> None:
+    """The OpenAPI shape of a field that only cookie mode may leave out: a required string
+    (the description says so; at run time the handler answers its absence with a 400)."""
+    schema.pop("default", None)
+    (string,) = [option for option in schema.pop("anyOf") if option.get("type") == "string"]
+    schema.update(string)
+
+
 class RefreshRequest(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
-    refresh_token: str = Field(alias="refreshToken", min_length=1, max_length=512)
+    model_config = ConfigDict(
+        strict=True, extra="ignore", populate_by_name=True, json_schema_extra={"required": ["refreshToken"]}
+    )
+    refresh_token: str | None = Field(
+        default=None,
+        alias="refreshToken",
+        min_length=1,
+        max_length=512,
+        description="Required, unless the request is in cookie mode (the token is then the sg_refresh cookie).",
+        json_schema_extra=_required_string,
+    )
 
 
 # --- response models: the OpenAPI description only -------------------------------------
@@ -97,6 +118,28 @@ class TokenResponse(BaseModel):
         description="JWT (HS256, typ at+jwt) to send as `Authorization: Bearer <token>`.",
     )
     refreshToken: str = Field(min_length=1, max_length=512, description="Opaque; single use.")
+    tokenType: Literal["Bearer"]
+    expiresIn: int = Field(ge=1, description="Seconds until the access token expires.")
+    session: SessionInfo
+    user: UserInfo
+
+
+def _optional_not_empty(schema: dict[str, Any]) -> None:
+    """A field that may be absent but is never its placeholder default ("")."""
+    schema.pop("default", None)
+
+
+class CookieTokenResponse(BaseModel):
+    """A token response in cookie mode: the refresh token is only in the sg_refresh cookie, and
+    the access token is in the body unless ACCESS_TOKEN_COOKIE puts it in sg_access."""
+
+    model_config = ConfigDict(extra="forbid")
+    accessToken: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+        description="Absent when ACCESS_TOKEN_COOKIE=true (the token is then the sg_access cookie).",
+        json_schema_extra=_optional_not_empty,
+    )
     tokenType: Literal["Bearer"]
     expiresIn: int = Field(ge=1, description="Seconds until the access token expires.")
     session: SessionInfo
@@ -164,7 +207,7 @@ _RETRY_AFTER: dict[str, Any] = {
 
 
 def route_responses(
-    success: int, model: type[BaseModel] | None, description: str, *errors: str
+    success: int, model: type[BaseModel] | UnionType | None, description: str, *errors: str
 ) -> dict[int, OpenAPIResponse]:
     """A route's `responses=` for the OpenAPI description: its success and the error codes it answers."""
     responses: dict[int, OpenAPIResponse] = {
@@ -206,18 +249,80 @@ def json_response(status: int, body: Any) -> Response:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=NO_STORE)
 
 
-def token_response(issued: IssuedTokens) -> Response:
-    return json_response(
-        200,
-        {
-            "accessToken": issued.access_token,
-            "refreshToken": issued.refresh_token,
-            "tokenType": "Bearer",
-            "expiresIn": issued.expires_in,
-            "session": {"id": issued.session_id, "expires": iso8601(issued.session_expires)},
-            "user": issued.user.asdict(),
-        },
+def token_response(issued: IssuedTokens, cookies: list[Cookie] | None = None) -> Response:
+    """The token pair as JSON; with `cookies` (cookie mode) the tokens they carry leave the body."""
+    body: dict[str, Any] = {
+        "accessToken": issued.access_token,
+        "refreshToken": issued.refresh_token,
+        "tokenType": "Bearer",
+        "expiresIn": issued.expires_in,
+        "session": {"id": issued.session_id, "expires": iso8601(issued.session_expires)},
+        "user": issued.user.asdict(),
+    }
+    if cookies is None:
+        return json_response(200, body)
+    in_cookies = {cookie.name for cookie in cookies}
+    body.pop("refreshToken")
+    if ACCESS_TOKEN_COOKIE in in_cookies:
+        body.pop("accessToken")
+    return Response(
+        status_code=200, content_type="application/json", body=json.dumps(body), headers=NO_STORE, cookies=cookies
     )
+
+
+# --- cookie mode (sessiongate.cookies) --------------------------------------------------
+
+
+def in_cookie_mode(app: APIGatewayRestResolver) -> bool:
+    event = app.current_event
+    return is_cookie_mode(event.get("headers"), event.get("multiValueHeaders"))
+
+
+def refresh_cookie(app: APIGatewayRestResolver) -> str:
+    """The sg_refresh cookie of a request in cookie mode ("" otherwise: the CSRF guard)."""
+    event = app.current_event
+    return request_cookie(REFRESH_TOKEN_COOKIE, event.get("headers"), event.get("multiValueHeaders"))
+
+
+def base_path(app: APIGatewayRestResolver) -> str:
+    """What the browser's URL has in front of the route: the stage on an execute-api URL
+    (`/prod`), a base path mapping on a custom domain, or nothing. Cookie paths need it."""
+    event = app.current_event
+    full, route = event.request_context.get("path") or "", event.path or ""
+    return full[: -len(route)] if route and full.endswith(route) else ""
+
+
+def _cookie(settings: Settings, name: str, value: str, path: str, max_age: int) -> Cookie:
+    return Cookie(
+        name=name,
+        value=value,
+        path=path,
+        secure=True,
+        http_only=True,
+        max_age=max_age,
+        same_site=SameSite(settings.cookie_same_site),
+    )
+
+
+def session_cookies(app: APIGatewayRestResolver, settings: Settings, issued: IssuedTokens, now: int) -> list[Cookie]:
+    """The refresh token for the auth routes only, for as long as the session; the access token,
+    if ACCESS_TOKEN_COOKIE, for every path of the API, for as long as the token."""
+    base = base_path(app)
+    cookies = [
+        _cookie(settings, REFRESH_TOKEN_COOKIE, issued.refresh_token, f"{base}/auth", issued.session_expires - now)
+    ]
+    if settings.access_token_cookie:
+        cookies.append(_cookie(settings, ACCESS_TOKEN_COOKIE, issued.access_token, f"{base}/", issued.expires_in))
+    return cookies
+
+
+def cleared_cookies(app: APIGatewayRestResolver, settings: Settings) -> list[Cookie]:
+    """Both cookies expired (Max-Age=0) on the paths they were set on, whatever the mode."""
+    base = base_path(app)
+    return [
+        _cookie(settings, REFRESH_TOKEN_COOKIE, "", f"{base}/auth", 0),
+        _cookie(settings, ACCESS_TOKEN_COOKIE, "", f"{base}/", 0),
+    ]
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -257,9 +362,28 @@ def parse_json_body(text: str) -> Any:
         raise json.JSONDecodeError(f"unparseable JSON ({type(exc).__name__})", text[:64], 0) from None
 
 
-def build_resolver() -> APIGatewayRestResolver:
-    """A REST resolver that validates bodies and maps each domain error to its response."""
-    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """CORS for CORS_ALLOWED_ORIGINS, with credentials (cookies); None when no origin is listed.
+    Powertools answers the preflight (OPTIONS) and echoes only a listed Origin."""
+    if not settings.cors_allowed_origins:
+        return None
+    first, *others = settings.cors_allowed_origins
+    return CORSConfig(
+        allow_origin=first,
+        extra_origins=others,
+        allow_headers=[MODE_HEADER],
+        expose_headers=["Retry-After"],
+        max_age=600,
+        allow_credentials=True,
+    )
+
+
+def build_resolver(settings: Settings) -> APIGatewayRestResolver:
+    """A REST resolver that validates bodies, maps each domain error to its response, and
+    answers CORS for the configured origins."""
+    app = APIGatewayRestResolver(
+        cors=cors_config(settings), enable_validation=True, json_body_deserializer=parse_json_body
+    )
 
     @app.exception_handler(RequestValidationError)
     def _invalid_body(exc: RequestValidationError) -> Response:

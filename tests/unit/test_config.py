@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -269,13 +270,16 @@ def test_cookie_and_cors_settings_are_parsed() -> None:
             "AUTH_SECRET": TEST_SECRET,
             "COOKIE_SAME_SITE": "lax",
             "ACCESS_TOKEN_COOKIE": "TRUE",
-            "CORS_ALLOWED_ORIGINS": " https://app.example.com, http://localhost:5173,https://app.example.com ,",
+            "CORS_ALLOWED_ORIGINS": " https://app.example.com, http://localhost:5173,https://App.Example.com:443 ,",
         }
     )
     assert settings.cookie_same_site == "Lax"
     assert settings.access_token_cookie is True
-    # Listed once each, in order, blanks dropped
+    # As a browser sends them (lower-case host, no default port), once each, in order, blanks dropped
     assert settings.cors_allowed_origins == ("https://app.example.com", "http://localhost:5173")
+    assert load_settings(
+        {"AUTH_SECRET": TEST_SECRET, "CORS_ALLOWED_ORIGINS": "https://a.example:8443"}
+    ).cors_allowed_origins == ("https://a.example:8443",)
 
 
 @pytest.mark.parametrize(
@@ -289,6 +293,9 @@ def test_cookie_and_cors_settings_are_parsed() -> None:
         ("CORS_ALLOWED_ORIGINS", "app.example.com", "not an origin"),
         ("CORS_ALLOWED_ORIGINS", "http://app.example.com", "must use https"),
         ("CORS_ALLOWED_ORIGINS", "http://localhost.evil.example", "must use https"),
+        ("CORS_ALLOWED_ORIGINS", "https://a.example.com:99999", "port out of range"),
+        ("CORS_ALLOWED_ORIGINS", "https://..", "not an origin"),
+        ("CORS_ALLOWED_ORIGINS", "null", "not an origin"),
     ],
 )
 def test_bad_cookie_or_cors_values_are_refused_by_name(name: str, value: str, says: str) -> None:
@@ -296,3 +303,32 @@ def test_bad_cookie_or_cors_values_are_refused_by_name(name: str, value: str, sa
     # credentials; an http page could be tampered with on the way
     with pytest.raises(ConfigError, match=f"{name}.*{says}"):
         load_settings({"AUTH_SECRET": TEST_SECRET, name: value})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "https://app.example.com",
+        "https://a.example.com, http://localhost:5173",
+        "http://127.0.0.1:8080",
+        "https://app.example.com/",
+        "https://*.example.com",
+        "*",
+        "http://app.example.com",
+        "app.example.com",
+        "https://a.example.com;https://b.example.com",
+    ],
+)
+def test_the_template_parameter_refuses_what_the_functions_refuse(value: str) -> None:
+    # A value CloudFormation accepts but the functions refuse would fail every cold start
+    # (the authorizer's too: a 500 on every route), so the deploy must refuse it instead
+    from local.template import load_template, repo_root
+
+    pattern = load_template(repo_root() / "template.yaml")["Parameters"]["CorsAllowedOrigins"]["AllowedPattern"]
+    try:
+        load_settings({"AUTH_SECRET": TEST_SECRET, "CORS_ALLOWED_ORIGINS": value})
+        accepted = True
+    except ConfigError:
+        accepted = False
+    assert (re.fullmatch(pattern, value) is not None) == accepted

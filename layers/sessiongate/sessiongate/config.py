@@ -70,23 +70,33 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
 
 
-# A browser origin: scheme, host, optional port; nothing else (no path, no wildcard).
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+# A browser origin: scheme, DNS labels, optional port; nothing else (no path, no wildcard).
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(name: str, raw: str) -> str:
+    """One origin as a browser serializes it in its Origin header (lower-case host, no default
+    port), which is compared byte for byte: `https://App.example.com:443` would never match."""
+    if not _ORIGIN.fullmatch(raw):
+        raise ConfigError(f"{name}: {raw!r} is not an origin like https://app.example.com (no path, no *)")
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} has a port out of range") from None
+    host = parts.hostname or ""
+    if parts.scheme == "http" and host not in _LOOPBACK_HOSTS:
+        raise ConfigError(f"{name}: {raw!r} must use https (http only for localhost and 127.0.0.1)")
+    suffix = f":{port}" if port is not None and port != _DEFAULT_PORTS[parts.scheme] else ""
+    return f"{parts.scheme}://{host}{suffix}"
 
 
 def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """Comma-separated origins. With credentials CORS cannot use `*`, and a page served over
     plain http could be tampered with, so each is an https origin (http only for loopback)."""
-    origins = []
-    for origin in (part.strip() for part in env.get(name, "").split(",")):
-        if not origin:
-            continue
-        if not _ORIGIN.fullmatch(origin):
-            raise ConfigError(f"{name}: {origin!r} is not an origin like https://app.example.com (no path, no *)")
-        if origin.startswith("http://") and urlsplit(origin).hostname not in _LOOPBACK_HOSTS:
-            raise ConfigError(f"{name}: {origin!r} must use https (http only for localhost and 127.0.0.1)")
-        origins.append(origin)
+    origins = [_origin(name, part) for part in (p.strip() for p in env.get(name, "").split(",")) if part]
     return tuple(dict.fromkeys(origins))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from collections.abc import Callable
 from types import UnionType
 from typing import Any, Literal
@@ -284,12 +285,20 @@ def refresh_cookie(app: APIGatewayRestResolver) -> str:
     return request_cookie(REFRESH_TOKEN_COOKIE, event.get("headers"), event.get("multiValueHeaders"))
 
 
+# Stage names and base paths are URL path segments; anything else (a `;`, a CR LF, an
+# encoded character) must never reach a Set-Cookie header.
+_BASE_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*")
+
+
 def base_path(app: APIGatewayRestResolver) -> str:
     """What the browser's URL has in front of the route: the stage on an execute-api URL
-    (`/prod`), a base path mapping on a custom domain, or nothing. Cookie paths need it."""
+    (`/prod`), or nothing (a custom domain, the local stack). Cookie paths need it; a prefix
+    that is not plain path segments gives "" (a cookie the browser will not send back,
+    never an attribute smuggled into Set-Cookie)."""
     event = app.current_event
     full, route = event.request_context.get("path") or "", event.path or ""
-    return full[: -len(route)] if route and full.endswith(route) else ""
+    prefix = full[: -len(route)] if route and full.endswith(route) else ""
+    return prefix if _BASE_PATH.fullmatch(prefix) else ""
 
 
 def _cookie(settings: Settings, name: str, value: str, path: str, max_age: int) -> Cookie:

@@ -100,7 +100,8 @@ integration: $(VENV)/.installed
 e2e: venv
 	$(PY) -m pytest tests/e2e
 
-test: lint validate build
+# venv first: both virtualenvs are then built side by side before lint needs one.
+test: venv lint validate build
 	$(PY) -m pytest
 	@if command -v java >/dev/null 2>&1 && { test -f node_modules/.installed || command -v npm >/dev/null 2>&1; }; then \
 		$(MAKE) test-ddblocal; else echo "make test: no java (or no npm): skipped test-ddblocal"; fi

@@ -223,6 +223,7 @@ def test_cors_answers_a_listed_origin_with_credentials_and_no_other(user, cors_m
     assert allowed["statusCode"] == 200
     assert headers["Access-Control-Allow-Origin"] == [APP_ORIGIN]
     assert headers["Access-Control-Allow-Credentials"] == ["true"]
+    assert headers["Vary"] == ["Origin"]  # a cache in front must not serve it to another origin
     # From another origin: no CORS headers, so the browser keeps the answer from that page
     other = cors_me.lambda_handler(
         proxy_event("me", authorizer=context, headers={"Origin": "https://evil.example"}), FakeContext()
@@ -241,6 +242,7 @@ def test_cors_preflight_lets_a_listed_origin_send_the_mode_header(cors_me):
     assert headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert "X-Session-Mode" in headers["Access-Control-Allow-Headers"].split(",")
     assert headers["Access-Control-Allow-Credentials"] == "true"
+    assert headers["Vary"] == "Origin"
 
 
 def test_without_origins_there_are_no_cors_headers(user):

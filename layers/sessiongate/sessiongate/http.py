@@ -456,7 +456,11 @@ def lambda_handler_for(app: APIGatewayRestResolver) -> Callable[[dict, LambdaCon
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
         if not accept_content_type(event):
             return NOT_JSON_RESPONSE
-        return app.resolve(event, context)
+        response = app.resolve(event, context)
+        # CORS headers depend on the request's Origin (echoed, or left out for an unlisted
+        # one): a cache in front must key on it, preflights included.
+        response.setdefault("multiValueHeaders", {}).setdefault("Vary", ["Origin"])
+        return response
 
     return lambda_handler
 

@@ -12,9 +12,10 @@ writes with one lock: what concurrent requests then test is sessiongate, not mot
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
@@ -40,6 +41,21 @@ def _serialized(write: Callable[..., Any]) -> Callable[..., Any]:
 
     locked._serialized = True  # type: ignore[attr-defined]
     return locked
+
+
+@contextlib.contextmanager
+def loopback_server() -> Iterator[str]:
+    """An in-process moto server on 127.0.0.1 (a free port), writes serialized; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    serialize_writes()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -71,10 +71,8 @@ def sign_out_all(request: Annotated[SignOutAllRequest, Body()]) -> Response[str]
     user_id, session_id = principal_of(app)
     keep = session_id if request.keepCurrent else None
     revoked = sessions.sign_out_everywhere(user_id=user_id, keep_session_id=keep)
-    response = json_response(200, {"sessionsRevoked": revoked})
-    if keep is None:
-        response.cookies = cleared_cookies(app, settings)  # this browser is signed out too
-    return response
+    # Without keepCurrent this browser is signed out too: its cookies go.
+    return json_response(200, {"sessionsRevoked": revoked}, None if keep else cleared_cookies(app, settings))
 
 
 lambda_handler = lambda_handler_for(app)

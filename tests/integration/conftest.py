@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from local.moto_dynamodb import serialize_writes
+from local.config import BACKENDS
+from local.moto_dynamodb import loopback_server
 from local.template import create_tables, load_template, repo_root
 from tests.conftest import TEST_SECRET
 
-BACKENDS = ("moto", "dynamodb-local")
 BACKEND = os.environ.get("SESSIONGATE_BACKEND") or "moto"
 if BACKEND not in BACKENDS:
     raise pytest.UsageError(f"SESSIONGATE_BACKEND={BACKEND!r}: expected one of {', '.join(BACKENDS)}")
@@ -30,16 +29,11 @@ if BACKEND not in BACKENDS:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server on loopback: Secrets Manager always; DynamoDB too unless the backend is DynamoDB Local."""
-    serialize_writes()  # DynamoDB's per-item write atomicity, which moto lacks
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    if BACKEND == "moto":
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-    os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = endpoint
-    yield endpoint
-    server.stop()
+    with loopback_server() as endpoint:
+        if BACKEND == "moto":
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+        os.environ["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = endpoint
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
@@ -135,9 +129,17 @@ def user(tables: Tables, passwords):
     )
 
 
-@pytest.fixture
-def issued(user, settings, keys, passwords):
-    """A signed-in session of `user` (tokens and ids)."""
+def sign_in_as(
+    user,
+    settings,
+    keys,
+    passwords,
+    *,
+    now: int | None = None,
+    user_agent: str | None = "pytest",
+    source_ip: str | None = "127.0.0.1",
+):
+    """`user` signs in with the demo password, through the domain (no handler): its IssuedTokens."""
     from sessiongate import sessions
 
     return sessions.sign_in(
@@ -146,27 +148,30 @@ def issued(user, settings, keys, passwords):
         passwords,
         email=user.email,
         password=DEMO_PASSWORD,
-        user_agent="pytest",
-        source_ip="127.0.0.1",
-        now=int(time.time()),
+        user_agent=user_agent,
+        source_ip=source_ip,
+        now=int(time.time()) if now is None else now,
     )
+
+
+@pytest.fixture
+def issued(user, settings, keys, passwords):
+    """A signed-in session of `user` (tokens and ids)."""
+    return sign_in_as(user, settings, keys, passwords)
 
 
 def open_sessions(settings, keys, passwords, user, count: int, *, agent: str | None = None, start: int | None = None):
     """Sign `user` in `count` times (createdAt one second apart when `start` is given)."""
-    from sessiongate import sessions
-
     now = int(time.time())
     return [
-        sessions.sign_in(
+        sign_in_as(
+            user,
             settings,
             keys,
             passwords,
-            email=user.email,
-            password=DEMO_PASSWORD,
+            now=now if start is None else start + i,
             user_agent=agent,
             source_ip="127.0.0.1" if agent else None,
-            now=now if start is None else start + i,
         )
         for i in range(count)
     ]

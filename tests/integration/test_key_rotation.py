@@ -15,7 +15,7 @@ from sessiongate.config import load_settings
 from sessiongate.errors import InvalidToken
 from sessiongate.keys import KeyProvider
 from tests.helpers import FakeContext
-from tests.integration.conftest import DEMO_PASSWORD
+from tests.integration.conftest import sign_in_as
 
 K1 = {"kid": "k1", "secret": "first-signing-secret-of-at-least-32-bytes"}
 K2 = {"kid": "k2", "secret": "second-signing-secret-of-at-least-32-bytes"}
@@ -46,16 +46,7 @@ def test_add_promote_drop_keeps_everyone_signed_in(secret, user, passwords):
     now = int(time.time())
 
     def sign_in():
-        return sessions.sign_in(
-            settings,
-            provider.current(),
-            passwords,
-            email=user.email,
-            password=DEMO_PASSWORD,
-            user_agent=None,
-            source_ip=None,
-            now=now,
-        )
+        return sign_in_as(user, settings, provider.current(), passwords, now=now, user_agent=None, source_ip=None)
 
     def authorize(token: str):
         return sessions.authorize(settings, provider.current(), access_token=token, now=now)
@@ -94,16 +85,7 @@ def test_an_untrusted_superseded_token_is_refused_without_revoking(secret, user,
     settings = load_settings({"AUTH_SECRET_ARN": arn})
     provider = KeyProvider(settings)
     now = int(time.time())
-    issued = sessions.sign_in(
-        settings,
-        provider.current(),
-        passwords,
-        email=user.email,
-        password=DEMO_PASSWORD,
-        user_agent=None,
-        source_ip=None,
-        now=now,
-    )
+    issued = sign_in_as(user, settings, provider.current(), passwords, now=now, user_agent=None, source_ip=None)
     publish({"keys": [K2, K1]})
     current = sessions.rotate(settings, provider.current(), refresh_token=issued.refresh_token, now=now)
     publish({"keys": [K2]})

@@ -17,9 +17,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 
-from local.moto_dynamodb import serialize_writes
+from local.moto_dynamodb import loopback_server
 from tests.integration.conftest import (  # noqa: F401 - fixtures reused by this tier
     issued,
     keys,
@@ -43,25 +42,20 @@ def _drop_cached_connections() -> None:
 
 @pytest.fixture(scope="package")
 def moto_endpoint() -> Iterator[str]:
-    serialize_writes()  # DynamoDB's per-item write atomicity, which moto lacks
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    assert host == "127.0.0.1"
-    previous = {name: os.environ.get(name) for name in _ENDPOINT_VARIABLES}
-    os.environ.update(dict.fromkeys(_ENDPOINT_VARIABLES, endpoint))
-    _drop_cached_connections()
-    try:
-        yield endpoint
-    finally:
-        server.stop()
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with loopback_server() as endpoint:
+        assert endpoint.startswith("http://127.0.0.1:")
+        previous = {name: os.environ.get(name) for name in _ENDPOINT_VARIABLES}
+        os.environ.update(dict.fromkeys(_ENDPOINT_VARIABLES, endpoint))
         _drop_cached_connections()
+        try:
+            yield endpoint
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            _drop_cached_connections()
 
 
 @pytest.fixture(scope="package")

@@ -36,7 +36,7 @@ from functions.sweeper import app as sweeper
 from sessiongate import admin, models, sessions
 from sessiongate.sessions import IssuedTokens, UserView
 from tests.helpers import FakeContext, load_event, proxy_event, response_json
-from tests.integration.conftest import DEMO_PASSWORD, Tables, raw_session
+from tests.integration.conftest import DEMO_PASSWORD, Tables, raw_session, sign_in_as
 from tests.security.support import (
     DROP,
     OTHER_SECRET,
@@ -516,16 +516,7 @@ def world(shared, monkeypatch) -> World:
         user = sessions.create_user(
             passwords, email="ada@example.com", password=DEMO_PASSWORD, name="Ada", role="USER", now=int(time.time())
         )
-        issued = sessions.sign_in(
-            settings,
-            keys,
-            passwords,
-            email=user.email,
-            password=DEMO_PASSWORD,
-            user_agent="pytest",
-            source_ip="127.0.0.1",
-            now=int(time.time()),
-        )
+        issued = sign_in_as(user, settings, keys, passwords)
         current = shared["world"] = World(0, user, issued, tables, passwords, settings, keys)
     return dataclasses.replace(current, now=_freeze_authorizer_clock(monkeypatch))
 

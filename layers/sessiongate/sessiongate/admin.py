@@ -16,7 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-ROLES = ("USER", "ADMIN")
+from sessiongate import config  # light: no table names bound at import (see run)
+
+ROLES = sorted(config.ROLES)
 STACK_OUTPUTS = {"SessionsTableName": "SESSIONS_TABLE", "UsersTableName": "USERS_TABLE"}
 
 

@@ -36,6 +36,7 @@ from sessiongate.errors import (
 from sessiongate.models import UserRole
 from sessiongate.observability import logger, metrics, tracer
 from sessiongate.sessions import IssuedTokens, iso8601
+from sessiongate.tokens import JWS_COMPACT
 
 # Token responses must never be cached by a proxy or browser (RFC 6749 section 5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -76,13 +77,6 @@ class RefreshRequest(BaseModel):
     )
 
 
-# --- response models: the OpenAPI description only -------------------------------------
-# The routes name them in `responses=` for Powertools' OpenAPI generator; nothing validates
-# a response against them at run time, so what a handler sends is exactly what error(),
-# json_response() and token_response() build. tools/openapi.py merges the functions'
-# descriptions into openapi.json; the e2e tier checks real responses against it.
-
-
 class SignOutAllRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
     keepCurrent: bool = Field(default=False, description="Keep the calling session signed in.")
@@ -92,6 +86,16 @@ class PasswordChangeRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
     currentPassword: str = Field(min_length=1, max_length=1024)
     newPassword: str = Field(min_length=8, max_length=1024)
+
+
+# --- response models: the OpenAPI description only -------------------------------------
+# The routes name them in `responses=` for Powertools' OpenAPI generator; nothing validates
+# a response against them at run time, so what a handler sends is exactly what error(),
+# json_response() and token_response() build. tools/openapi.py merges the functions'
+# descriptions into openapi.json; the e2e tier checks real responses against it.
+
+# What tokens.verify_access_token accepts: three unpadded base64url parts.
+JWT_PATTERN = f"^{JWS_COMPACT.pattern}$"
 
 
 class UserInfo(BaseModel):
@@ -115,8 +119,7 @@ class SessionInfo(BaseModel):
 class TokenResponse(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accessToken: str = Field(
-        pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
-        description="JWT (HS256, typ at+jwt) to send as `Authorization: Bearer <token>`.",
+        pattern=JWT_PATTERN, description="JWT (HS256, typ at+jwt) to send as `Authorization: Bearer <token>`."
     )
     refreshToken: str = Field(min_length=1, max_length=512, description="Opaque; single use.")
     tokenType: Literal["Bearer"]
@@ -137,7 +140,7 @@ class CookieTokenResponse(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accessToken: str = Field(
         default="",
-        pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+        pattern=JWT_PATTERN,
         description="Absent when ACCESS_TOKEN_COOKIE=true (the token is then the sg_access cookie).",
         json_schema_extra=_optional_not_empty,
     )
@@ -246,8 +249,10 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
     )
 
 
-def json_response(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=NO_STORE)
+def json_response(status: int, body: Any, cookies: list[Cookie] | None = None) -> Response:
+    return Response(
+        status_code=status, content_type="application/json", body=json.dumps(body), headers=NO_STORE, cookies=cookies
+    )
 
 
 def token_response(issued: IssuedTokens, cookies: list[Cookie] | None = None) -> Response:
@@ -260,15 +265,11 @@ def token_response(issued: IssuedTokens, cookies: list[Cookie] | None = None) ->
         "session": {"id": issued.session_id, "expires": iso8601(issued.session_expires)},
         "user": issued.user.asdict(),
     }
-    if cookies is None:
-        return json_response(200, body)
-    in_cookies = {cookie.name for cookie in cookies}
-    body.pop("refreshToken")
-    if ACCESS_TOKEN_COOKIE in in_cookies:
-        body.pop("accessToken")
-    return Response(
-        status_code=200, content_type="application/json", body=json.dumps(body), headers=NO_STORE, cookies=cookies
-    )
+    if cookies is not None:
+        body.pop("refreshToken")
+        if any(cookie.name == ACCESS_TOKEN_COOKIE for cookie in cookies):
+            body.pop("accessToken")
+    return json_response(200, body, cookies)
 
 
 # --- cookie mode (sessiongate.cookies) --------------------------------------------------

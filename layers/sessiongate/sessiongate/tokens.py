@@ -23,7 +23,7 @@ MAX_TOKEN_LENGTH = 4096
 
 # Exactly what we issue: three unpadded base64url parts. PyJWT also takes a padded signature
 # (one more spelling of the same token, which would miss caches and exact-string denylists).
-_JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 REFRESH_PREFIX = "rt1"
 _TAG_LABEL = "refresh-tag/v1"
@@ -84,7 +84,7 @@ def verify_access_token(
     slightly in the future, and a token whose exp - iat exceeds the configured lifetime
     is refused even with a good signature.
     """
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _JWS_COMPACT.fullmatch(token):
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not JWS_COMPACT.fullmatch(token):
         raise InvalidToken("token missing, too long or not three base64url parts")
     try:
         header = jwt.get_unverified_header(token)

@@ -867,3 +867,14 @@ def test_token_digest_is_sha256_hex_and_hides_the_token() -> None:
     _, session_id, _, nonce, tag = token.value.split(".")
     assert all(p not in digest for p in (session_id, nonce, tag))
     assert tokens.token_digest(tokens.successor_of(KEYS, token).value) != digest
+
+
+def test_session_ids_never_begin_with_a_dash(monkeypatch) -> None:
+    # Given the random source drawing an id that begins with "-" (1 in 64 do), which the admin
+    # CLI's `revoke-session ID` would read as an option
+    from sessiongate import sessions
+
+    draws = iter(["-" + "a" * 42, "b" * 43])
+    monkeypatch.setattr(sessions.secrets, "token_urlsafe", lambda _n: next(draws))
+    # When a session id is made, Then that draw is discarded
+    assert sessions.new_session_id() == "b" * 43

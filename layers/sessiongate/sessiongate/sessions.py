@@ -183,7 +183,7 @@ def sign_in(
     if passwords.needs_rehash(user.password_hash):
         models.update_password_hash(user, passwords.hash(password))
 
-    session_id = secrets.token_urlsafe(32)
+    session_id = new_session_id()
     refresh = tokens.new_refresh_token(keys, session_id)
     expires = now + min(settings.idle_timeout, settings.absolute_timeout)
     session = Session(
@@ -208,6 +208,15 @@ def sign_in(
     metrics.add_metric(name="SignIns", unit="Count", value=1)
     logger.info("signed in", user_id=user.id, session_id=session_id)
     return _issue(settings, keys, session, refresh, now)
+
+
+def new_session_id() -> str:
+    """256 random bits, URL-safe, never beginning with "-": one id in 64 would, and a command
+    line (the admin CLI's revoke-session, or any argparse or getopt tool) reads it as an option."""
+    while True:
+        session_id = secrets.token_urlsafe(32)
+        if not session_id.startswith("-"):
+            return session_id
 
 
 def _drop_oldest_sessions(user_id: str, *, keep: int, new_session_id: str) -> None:
